@@ -1,0 +1,14 @@
+//! API machinery shared by the server pieces of rkube.
+//!
+//! This crate has no knowledge of HTTP or storage. It holds the vocabulary every layer speaks:
+//! the `Status` errors the API returns ([`status`]), field-level validation errors with upstream's
+//! message format ([`field`]), the name, label and annotation rules ([`validation`]), and label and
+//! field selectors ([`selector`]).
+
+pub mod field;
+pub mod selector;
+pub mod status;
+pub mod validation;
+
+pub use field::{ErrorList, FieldError, FieldPath, Value};
+pub use status::{ApiError, GroupResource, StatusReason};

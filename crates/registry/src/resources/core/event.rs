@@ -1,0 +1,11 @@
+//! Event (v1): the rules of `events`.
+
+use crate::strategy::TypedStrategy;
+use k8s_openapi::api::core::v1::Event;
+
+/// The rules of Event objects.
+pub struct EventStrategy;
+
+impl TypedStrategy for EventStrategy {
+    type Object = Event;
+}
