@@ -9,7 +9,7 @@
 
 pub mod catalog;
 pub mod meta;
-mod resources;
+pub mod resources;
 pub mod strategy;
 
 pub use catalog::{GroupInfo, ResourceInfo, SubresourceInfo};
