@@ -1,0 +1,266 @@
+//! PUT and PATCH: the guaranteed-update loop shared by the main resource and `/status`.
+
+use super::create::{decode_object, field_validation, ttl_of, with_warnings};
+use super::{Api, ApiRequest};
+use crate::object;
+use crate::storage::Stored;
+use axum::response::Response;
+use rkube_machinery::ApiError;
+use rkube_registry::Generation;
+use serde_json::Value;
+
+/// Which part of the object a write may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The main resource: everything but `status` (for resources with a status subresource).
+    Main,
+    /// The `status` subresource: only `status`.
+    Status,
+}
+
+/// How many times an unconditional update retries after losing a race.
+const MAX_RETRIES: usize = 16;
+
+/// PUT: replace the object with the body.
+pub async fn replace(api: &Api, req: &ApiRequest, target: Target) -> Result<Response, ApiError> {
+    let (body, unknown) = decode_object(req)?;
+    let warnings = field_validation(req, &unknown)?;
+    let body_name = object::name(&body);
+    if body_name != req.name() {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({})",
+            req.name()
+        )));
+    }
+    if let (Some(ns), Some(body_ns)) = (req.namespace(), object::namespace(&body)) {
+        if ns != body_ns {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+    }
+    let precondition = object::meta_str(&body, "resourceVersion").filter(|s| !s.is_empty()).map(str::to_string);
+    let obj = guaranteed_update(api, req, target, precondition.as_deref(), |_| Ok(body.clone())).await?;
+    Ok(with_warnings(crate::table::respond_object(req, &obj), &warnings))
+}
+
+/// PATCH: apply a JSON patch, merge patch or (for now, as a merge patch) strategic merge patch.
+pub async fn patch(api: &Api, req: &ApiRequest, target: Target) -> Result<Response, ApiError> {
+    let (kind, patch) = parse_patch(req)?;
+    let mut precondition = None;
+    if kind == PatchKind::Merge {
+        precondition = patch.get("metadata").and_then(|m| m.get("resourceVersion")).and_then(Value::as_str).map(str::to_string);
+    }
+    let obj = guaranteed_update(api, req, target, precondition.as_deref(), |current| {
+        apply_patch(kind, &patch, current)
+    })
+    .await?;
+    Ok(crate::table::respond_object(req, &obj))
+}
+
+/// Apply a patch of `kind` to a copy of `current`.
+fn apply_patch(kind: PatchKind, patch: &Value, current: &Value) -> Result<Value, ApiError> {
+    {
+        let mut doc = current.clone();
+        match kind {
+            PatchKind::Json => {
+                let p: json_patch::Patch = serde_json::from_value(patch.clone())
+                    .map_err(|e| ApiError::bad_request(format!("the json patch is invalid: {e}")))?;
+                json_patch::patch(&mut doc, &p).map_err(|e| ApiError::new(422, rkube_machinery::StatusReason::Invalid, format!("the server rejected our request due to an error in our request: {e}")))?;
+            }
+            PatchKind::Merge | PatchKind::Apply => merge_patch(&mut doc, patch),
+        }
+        Ok(doc)
+    }
+}
+
+/// Parse a PATCH body into its kind and document.
+pub fn parse_patch(req: &ApiRequest) -> Result<(PatchKind, Value), ApiError> {
+    let content_type = req.content_type().split(';').next().unwrap_or("").trim().to_string();
+    let kind = match content_type.as_str() {
+        "application/json-patch+json" => PatchKind::Json,
+        "application/merge-patch+json" | "application/strategic-merge-patch+json" => PatchKind::Merge,
+        "application/apply-patch+yaml" | "application/apply-patch+cbor" => PatchKind::Apply,
+        other => return Err(ApiError::unsupported_media_type(other)),
+    };
+    let patch: Value = if kind == PatchKind::Apply {
+        serde_norway::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
+    } else {
+        serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?
+    };
+    Ok((kind, patch))
+}
+
+/// Apply a parsed patch to a document (used by subresources such as scale).
+pub fn patch_document(kind: PatchKind, patch: &Value, current: &Value) -> Result<Value, ApiError> {
+    apply_patch(kind, patch, current)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchKind {
+    Json,
+    Merge,
+    Apply,
+}
+
+/// RFC 7386 JSON merge patch.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = Value::Object(Default::default());
+            }
+            let t = target.as_object_mut().expect("just made an object");
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+/// Read, change, validate and write back, retrying when another writer got there first (unless
+/// the client named the resourceVersion it expects: then a stale one is a 409).
+pub async fn guaranteed_update(
+    api: &Api,
+    req: &ApiRequest,
+    target: Target,
+    precondition: Option<&str>,
+    change: impl Fn(&Value) -> Result<Value, ApiError>,
+) -> Result<Value, ApiError> {
+    let gr = req.gr();
+    let key = req.key();
+    let strategy = req.strategy()?.clone();
+    let info = req.resource;
+    let dry_run = req.query.dry_run()?;
+    for _ in 0..MAX_RETRIES {
+        let Some(Stored { object: old, revision }) = api.store.get(&key, &gr, req.name()).await? else {
+            return Err(ApiError::not_found(&gr, req.name()));
+        };
+        if let Some(rv) = precondition {
+            if rv != revision.to_string() {
+                return Err(ApiError::modified(&gr, req.name()));
+            }
+        }
+        let mut new = change(&old)?;
+        if !new.is_object() {
+            return Err(ApiError::bad_request("the patched object is not a JSON object"));
+        }
+        new["apiVersion"] = Value::String(info.api_version());
+        new["kind"] = Value::String(info.kind.to_string());
+        // Whatever the patch did to identity, the object stays the one at this URL.
+        if object::name(&new) != req.name() {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({})",
+                object::name(&new),
+                req.name()
+            )));
+        }
+        keep_system_fields(&mut new, &old);
+        match target {
+            Target::Main if info.has_status_subresource() => copy_field(&mut new, &old, "status"),
+            Target::Main => {}
+            Target::Status => {
+                let status = new.get("status").cloned();
+                new = old.clone();
+                match status {
+                    Some(s) => new["status"] = s,
+                    None => {
+                        new.as_object_mut().map(|m| m.remove("status"));
+                    }
+                }
+            }
+        }
+        let errors = strategy.update(&mut new, &old);
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(info.kind, info.group, req.name(), &errors));
+        }
+        bump_generation(&mut new, &old, strategy.generation());
+        if object::same_content(&new, &old) {
+            return Ok(old);
+        }
+        if dry_run {
+            return Ok(new);
+        }
+        // An object being deleted goes once its last finalizer is removed.
+        if object::deletion_timestamp(&new).is_some() && object::finalizers(&new).is_empty() && !graceful_pending(&new, info) {
+            return match api.store.delete(&key, revision, &gr, req.name()).await? {
+                Some(deleted) => Ok(deleted),
+                None if precondition.is_some() => Err(ApiError::modified(&gr, req.name())),
+                None => continue,
+            };
+        }
+        match api.store.update(&key, new, revision, ttl_of(info), &gr, req.name()).await? {
+            Some(written) => return Ok(written),
+            None if precondition.is_some() => return Err(ApiError::modified(&gr, req.name())),
+            None => continue,
+        }
+    }
+    Err(ApiError::conflict(&gr, req.name(), "too many concurrent updates; please try again"))
+}
+
+/// A pod in graceful deletion stays until its kubelet deletes it with grace period 0.
+fn graceful_pending(obj: &Value, info: &rkube_registry::ResourceInfo) -> bool {
+    info.group.is_empty()
+        && info.plural == "pods"
+        && obj.get("metadata").and_then(|m| m.get("deletionGracePeriodSeconds")).and_then(Value::as_i64).unwrap_or(0) > 0
+}
+
+fn copy_field(new: &mut Value, old: &Value, field: &str) {
+    match old.get(field) {
+        Some(v) => new[field] = v.clone(),
+        None => {
+            new.as_object_mut().map(|m| m.remove(field));
+        }
+    }
+}
+
+/// Fields only the server sets survive every update unchanged.
+fn keep_system_fields(new: &mut Value, old: &Value) {
+    let old_meta = old.get("metadata").cloned().unwrap_or_default();
+    let meta = object::meta_mut(new);
+    for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace"] {
+        match old_meta.get(f) {
+            Some(v) => {
+                meta.insert(f.to_string(), v.clone());
+            }
+            None => {
+                meta.remove(f);
+            }
+        }
+    }
+    meta.remove("selfLink");
+    meta.remove("resourceVersion");
+}
+
+/// Bump `metadata.generation` when the spec (and for some resources the annotations) changed.
+fn bump_generation(new: &mut Value, old: &Value, policy: Generation) {
+    if policy == Generation::None {
+        return;
+    }
+    let mut changed = object::spec_part(new) != object::spec_part(old);
+    if policy == Generation::SpecAndAnnotations {
+        let ann = |v: &Value| v.get("metadata").and_then(|m| m.get("annotations")).cloned().unwrap_or_default();
+        changed |= ann(new) != ann(old);
+    }
+    let old_gen = old.get("metadata").and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(1);
+    let next = if changed { old_gen + 1 } else { old_gen };
+    object::set_meta(new, "generation", Value::from(next));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_follows_rfc7386() {
+        let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}});
+        merge_patch(&mut doc, &json!({"a": "z", "c": {"f": null}}));
+        assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}}));
+    }
+}

@@ -1,0 +1,243 @@
+//! The front door: routes every HTTP request, and runs authentication, impersonation and
+//! authorization before the generic handler.
+
+use crate::authn::{Authenticator, UserInfo};
+use crate::authz::{Attributes, Authorizer, Decision, forbidden_reason};
+use crate::handler::{Api, ApiRequest};
+use crate::http::{Query, json, read_body};
+use crate::serve::ConnInfo;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::Method;
+use rkube_machinery::{ApiError, GroupResource};
+use rkube_registry::{catalog, discovery};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The version rkube reports: the Kubernetes API version it serves.
+pub const KUBERNETES_VERSION: &str = "v1.33.1";
+
+/// Shared state of the HTTP server.
+pub struct App {
+    pub api: Arc<Api>,
+    pub authn: Authenticator,
+    pub authz: Arc<dyn Authorizer>,
+    /// The address clients should use (`/api`'s serverAddressByClientCIDRs).
+    pub advertise_address: String,
+    /// Set once bootstrap objects exist; `/readyz` answers 200 after.
+    pub ready: AtomicBool,
+}
+
+/// The router: one fallback handler, since Kubernetes paths are parsed by [`crate::request`].
+pub fn router(app: Arc<App>) -> axum::Router {
+    axum::Router::new().fallback(entry).with_state(app)
+}
+
+async fn entry(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let conn = parts.extensions.get::<Arc<ConnInfo>>().cloned();
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().unwrap_or("").to_string();
+
+    // Authentication: an invalid token is 401; no credentials is system:anonymous.
+    let user = match conn.as_deref() {
+        Some(c) => match app.authn.authenticate_request(c, &parts.headers) {
+            Ok(u) => u,
+            Err(_) => return crate::http::error(&ApiError::unauthorized()),
+        },
+        None => UserInfo::anonymous(),
+    };
+    let user = match crate::authn::impersonate(&user, &parts.headers) {
+        Ok(Some(target)) => {
+            // Impersonation itself needs the `impersonate` verb on users/groups.
+            let attrs = Attributes { verb: "impersonate".into(), resource: "users".into(), name: target.name.clone(), ..Default::default() };
+            if app.authz.authorize(&user, &attrs) != Decision::Allow {
+                let gr = GroupResource::new("", "users");
+                return crate::http::error(&ApiError::forbidden(&gr, &target.name, &format!("User \"{}\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope", user.name)));
+            }
+            target
+        }
+        Ok(None) => user,
+        Err(e) => return crate::http::error(&ApiError::bad_request(e)),
+    };
+
+    if let Some(info) = crate::request::parse(&parts.method, &path, &query) {
+        return resource_request(&app, info, parts, body, query, user).await;
+    }
+    // Non-resource paths.
+    let verb = match parts.method {
+        Method::GET | Method::HEAD => "get",
+        Method::POST => "post",
+        Method::PUT => "put",
+        Method::DELETE => "delete",
+        _ => "unknown",
+    };
+    let attrs = Attributes { verb: verb.into(), path: Some(path.clone()), ..Default::default() };
+    if let Decision::Deny(_) = app.authz.authorize(&user, &attrs) {
+        return crate::http::error(&forbidden_path(&user, &attrs));
+    }
+    non_resource(&app, &path, &query, &parts.headers)
+}
+
+fn forbidden_path(user: &UserInfo, attrs: &Attributes) -> ApiError {
+    ApiError::new(403, rkube_machinery::StatusReason::Forbidden, format!("forbidden: {}", forbidden_reason(user, attrs)))
+}
+
+fn text(code: u16, body: String) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::OK);
+    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert("X-Content-Type-Options", http::HeaderValue::from_static("nosniff"));
+    r
+}
+
+/// Health checks with upstream's `?verbose` listing.
+fn health(app: &App, name: &str, query: &str) -> Response {
+    let ready = name != "readyz" || app.ready.load(Ordering::SeqCst);
+    let checks = [("ping", true), ("etcd", true), ("poststarthook/bootstrap-controller", ready)];
+    let verbose = Query::parse(query).get("verbose").is_some();
+    if verbose {
+        let mut out = String::new();
+        for (c, ok) in checks {
+            out.push_str(&format!("[{}]{c} {}\n", if ok { "+" } else { "-" }, if ok { "ok" } else { "failed: not finished" }));
+        }
+        out.push_str(&format!("{name} check {}\n", if ready { "passed" } else { "failed" }));
+        return text(if ready { 200 } else { 500 }, out);
+    }
+    if ready { text(200, "ok".into()) } else { text(500, format!("[-]poststarthook/bootstrap-controller failed: reason withheld\n{name} check failed\n")) }
+}
+
+/// The version document (`/version`).
+pub fn version() -> Value {
+    json!({
+        "major": "1", "minor": "33", "emulationMajor": "1", "emulationMinor": "33",
+        "minCompatibilityMajor": "1", "minCompatibilityMinor": "32",
+        "gitVersion": KUBERNETES_VERSION, "gitCommit": env!("CARGO_PKG_VERSION"), "gitTreeState": "clean",
+        "buildDate": "2026-11-22T00:00:00Z", "goVersion": "rust", "compiler": "rustc", "platform": "linux/amd64"
+    })
+}
+
+fn aggregated_version(headers: &http::HeaderMap) -> Option<discovery::AggregatedVersion> {
+    let accept = headers.get(http::header::ACCEPT)?.to_str().ok()?;
+    for part in accept.split(',') {
+        if part.contains("as=APIGroupDiscoveryList") {
+            let v = part.split(';').find_map(|p| p.trim().strip_prefix("v="))?;
+            return discovery::AggregatedVersion::from_param(v);
+        }
+    }
+    None
+}
+
+fn aggregated_response(doc: Value, version: discovery::AggregatedVersion) -> Response {
+    let mut r = json(200, &doc);
+    let v = version.api_version().rsplit('/').next().unwrap_or("v2");
+    let ct = format!("application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList");
+    if let Ok(v) = http::HeaderValue::from_str(&ct) {
+        r.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    r.headers_mut().insert("Vary", http::HeaderValue::from_static("Accept"));
+    r
+}
+
+fn non_resource(app: &App, path: &str, query: &str, headers: &http::HeaderMap) -> Response {
+    let trimmed = path.trim_end_matches('/');
+    match trimmed {
+        "/healthz" | "/livez" | "/readyz" => return health(app, &trimmed[1..], query),
+        "/version" => return json(200, &version()),
+        "/api" => {
+            if let Some(v) = aggregated_version(headers) {
+                return aggregated_response(discovery::aggregated_core(v), v);
+            }
+            return json(200, &discovery::api_versions(&app.advertise_address));
+        }
+        "/apis" => {
+            if let Some(v) = aggregated_version(headers) {
+                return aggregated_response(discovery::aggregated_apis(v), v);
+            }
+            return json(200, &discovery::api_group_list());
+        }
+        _ => {}
+    }
+    for check in ["/healthz/", "/livez/", "/readyz/"] {
+        if trimmed.starts_with(check) {
+            return text(200, "ok".into());
+        }
+    }
+    let parts: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
+    let doc = match parts.as_slice() {
+        ["api", version] => discovery::resource_list("", version),
+        ["apis", group] => discovery::api_group(group),
+        ["apis", group, version] => discovery::resource_list(group, version),
+        _ => None,
+    };
+    match doc {
+        Some(d) => json(200, &d),
+        None => {
+            let mut r = crate::http::error(&ApiError::unknown_resource());
+            if trimmed.starts_with("/openapi") {
+                r = crate::http::error(&ApiError::unknown_resource());
+            }
+            r
+        }
+    }
+}
+
+async fn resource_request(
+    app: &App,
+    info: crate::request::RequestInfo,
+    parts: http::request::Parts,
+    body: Body,
+    query: String,
+    user: UserInfo,
+) -> Response {
+    let Some(resource) = catalog::find(&info.group, &info.version, &info.resource) else {
+        return crate::http::error(&ApiError::unknown_resource());
+    };
+    // A cluster-scoped resource under a namespace path, or the reverse, is not a resource.
+    if info.namespace.is_some() && !resource.namespaced {
+        return crate::http::error(&ApiError::unknown_resource());
+    }
+    let attrs = Attributes {
+        verb: info.verb.clone(),
+        group: info.group.clone(),
+        resource: info.resource.clone(),
+        subresource: info.subresource.clone().unwrap_or_default(),
+        namespace: info.namespace.clone().unwrap_or_default(),
+        name: info.name.clone().unwrap_or_default(),
+        path: None,
+    };
+    if let Decision::Deny(_) = app.authz.authorize(&user, &attrs) {
+        let gr = GroupResource::new(resource.group, resource.plural);
+        let mut why = forbidden_reason(&user, &attrs);
+        if user.is_anonymous() {
+            why = forbidden_reason(&user, &attrs);
+        }
+        return crate::http::error(&ApiError::forbidden(&gr, info.name.as_deref().unwrap_or(""), &why));
+    }
+    let body = match read_body(body).await {
+        Ok(b) => b,
+        Err(e) => return crate::http::error(&e),
+    };
+    // Virtual resources answered by the server itself.
+    if matches!(resource.group, "authorization.k8s.io" | "authentication.k8s.io") && info.verb == "create" {
+        return match crate::reviews::review(app.authz.as_ref(), resource.plural, &user, info.namespace.as_deref(), &body) {
+            Ok(v) => json(201, &v),
+            Err(e) => crate::http::error(&e),
+        };
+    }
+    let req = ApiRequest {
+        strategy: app.api.strategy(resource),
+        info,
+        resource,
+        query: Query::parse(&query),
+        headers: parts.headers,
+        body,
+        user,
+    };
+    if req.info.verb == "create" && req.info.subresource.is_none() && req.info.name.is_some() {
+        return crate::http::error(&ApiError::method_not_supported(&req.gr(), "create"));
+    }
+    app.api.handle(req).await
+}

@@ -1,0 +1,124 @@
+//! Objects in the store: encoding, resourceVersion, and store errors as API errors.
+//!
+//! Objects are stored as JSON under upstream's key layout. The store's mod revision is the
+//! object's `resourceVersion`: it is never stored inside the value, but set on every object the
+//! server hands out, as upstream's etcd3 storage does.
+
+use bytes::Bytes;
+use rkube_machinery::{ApiError, GroupResource};
+use rkube_store::{KeyValue, Revision, Store, StoreError};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The store, typed for objects.
+#[derive(Clone)]
+pub struct ObjectStore {
+    pub store: Arc<dyn Store>,
+}
+
+/// An object read from the store with its mod revision.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub object: Value,
+    pub revision: Revision,
+}
+
+/// Encode an object for storage (without `resourceVersion`).
+pub fn encode(obj: &Value) -> Bytes {
+    let mut obj = obj.clone();
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+        m.remove("selfLink");
+    }
+    Bytes::from(serde_json::to_vec(&obj).expect("JSON values always serialize"))
+}
+
+/// Decode a stored value and stamp its resourceVersion.
+pub fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
+    let mut obj: Value = serde_json::from_slice(&kv.value)
+        .map_err(|e| ApiError::internal(format!("stored object {} is not valid JSON: {e}", kv.key)))?;
+    set_resource_version(&mut obj, kv.mod_revision);
+    Ok(obj)
+}
+
+pub fn set_resource_version(obj: &mut Value, rev: Revision) {
+    crate::object::set_meta(obj, "resourceVersion", Value::String(rev.to_string()));
+}
+
+/// Map a store error on `gr`/`name` to the API's.
+pub fn api_error(e: StoreError, gr: &GroupResource, name: &str) -> ApiError {
+    match e {
+        StoreError::AlreadyExists(_) => ApiError::already_exists(gr, name),
+        StoreError::NotFound(_) => ApiError::not_found(gr, name),
+        StoreError::Conflict { .. } => ApiError::modified(gr, name),
+        StoreError::Compacted { requested, compacted } => ApiError::resource_expired(format!(
+            "The resourceVersion for the provided list is too old. (requested {requested}, compacted {compacted})"
+        )),
+        StoreError::FutureRevision { requested, current } => ApiError::timeout(format!(
+            "Too large resource version: {requested}, current: {current}"
+        )),
+        StoreError::Backend(m) => ApiError::internal(m),
+        StoreError::Closed => ApiError::service_unavailable("the server is shutting down"),
+    }
+}
+
+impl ObjectStore {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    pub async fn get(&self, key: &str, gr: &GroupResource, name: &str) -> Result<Option<Stored>, ApiError> {
+        match self.store.get(key).await.map_err(|e| api_error(e, gr, name))? {
+            Some(kv) => Ok(Some(Stored { object: decode(&kv)?, revision: kv.mod_revision })),
+            None => Ok(None),
+        }
+    }
+
+    /// Create; returns the stored object with its resourceVersion.
+    pub async fn create(
+        &self,
+        key: &str,
+        mut obj: Value,
+        ttl: Option<Duration>,
+        gr: &GroupResource,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let rev = self.store.create(key, encode(&obj), ttl).await.map_err(|e| api_error(e, gr, name))?;
+        set_resource_version(&mut obj, rev);
+        Ok(obj)
+    }
+
+    /// Replace if the key is still at `expected`. `Ok(None)` means someone else wrote first.
+    pub async fn update(
+        &self,
+        key: &str,
+        mut obj: Value,
+        expected: Revision,
+        ttl: Option<Duration>,
+        gr: &GroupResource,
+        name: &str,
+    ) -> Result<Option<Value>, ApiError> {
+        match self.store.update(key, encode(&obj), expected, ttl).await {
+            Ok(rev) => {
+                set_resource_version(&mut obj, rev);
+                Ok(Some(obj))
+            }
+            Err(StoreError::Conflict { .. }) => Ok(None),
+            Err(e) => Err(api_error(e, gr, name)),
+        }
+    }
+
+    /// Delete if the key is still at `expected`. `Ok(None)` means someone else wrote first.
+    pub async fn delete(&self, key: &str, expected: Revision, gr: &GroupResource, name: &str) -> Result<Option<Value>, ApiError> {
+        match self.store.delete(key, expected).await {
+            Ok((rev, kv)) => {
+                let mut obj = decode(&kv)?;
+                set_resource_version(&mut obj, rev);
+                Ok(Some(obj))
+            }
+            Err(StoreError::Conflict { .. }) => Ok(None),
+            Err(e) => Err(api_error(e, gr, name)),
+        }
+    }
+}
