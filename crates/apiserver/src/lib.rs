@@ -1,1 +1,5 @@
 //! placeholder
+
+pub mod authn;
+pub mod pki;
+pub mod serve;
