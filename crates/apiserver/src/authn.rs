@@ -154,9 +154,7 @@ impl Authenticator {
     /// the request has no usable credentials *or* presents an unknown token (use
     /// [`Authenticator::authenticate_request`] to tell the two apart).
     pub fn authenticate(&self, conn: &ConnInfo, headers: &HeaderMap) -> Option<UserInfo> {
-        self.authenticate_request(conn, headers)
-            .ok()
-            .filter(|u| !u.is_anonymous())
+        self.check(conn, headers).ok().flatten()
     }
 
     /// Like upstream's authentication filter: the authenticated user; the anonymous user when
@@ -167,29 +165,40 @@ impl Authenticator {
         conn: &ConnInfo,
         headers: &HeaderMap,
     ) -> Result<UserInfo, Unauthorized> {
+        Ok(self
+            .check(conn, headers)?
+            .unwrap_or_else(UserInfo::anonymous))
+    }
+
+    /// `Ok(None)`: no credentials; `Err`: credentials nobody accepts.
+    fn check(
+        &self,
+        conn: &ConnInfo,
+        headers: &HeaderMap,
+    ) -> Result<Option<UserInfo>, Unauthorized> {
         if let Some(user) = &conn.client_user {
-            return Ok(user.clone().with_authenticated());
+            return Ok(Some(user.clone().with_authenticated()));
         }
         let Some(token) = bearer_token(headers) else {
-            return Ok(UserInfo::anonymous());
+            return Ok(None);
         };
-        if let Some(user) = self
+        let known = self
             .tokens
             .read()
             .expect("token table lock")
             .get(token)
-            .cloned()
-        {
-            return Ok(user.with_authenticated());
+            .cloned();
+        if let Some(user) = known {
+            return Ok(Some(user.with_authenticated()));
         }
-        let extra = self
+        let others = self
             .token_authenticators
             .read()
             .expect("token authenticator lock")
             .clone();
-        for a in extra {
+        for a in others {
             if let Some(user) = a.authenticate_token(token) {
-                return Ok(user.with_authenticated());
+                return Ok(Some(user.with_authenticated()));
             }
         }
         Err(Unauthorized("invalid bearer token".into()))
@@ -333,8 +342,8 @@ pub const IMPERSONATE_USER: &str = "impersonate-user";
 pub const IMPERSONATE_GROUP: &str = "impersonate-group";
 /// Header giving the uid to act as.
 pub const IMPERSONATE_UID: &str = "impersonate-uid";
-/// Prefix of headers giving extra attributes; the rest of the name is the (percent-encoded)
-/// key.
+/// Prefix of headers giving extra attributes; the rest of the name is the key, lower case
+/// and percent-encoded.
 pub const IMPERSONATE_EXTRA_PREFIX: &str = "impersonate-extra-";
 
 /// What a request asked to impersonate, exactly as requested. The authorizer checks each
@@ -348,7 +357,7 @@ pub struct ImpersonationRequest {
     pub uid: Option<String>,
     /// Every `Impersonate-Group`, in order.
     pub groups: Vec<String>,
-    /// `Impersonate-Extra-<key>` values by decoded, lower-case key.
+    /// `Impersonate-Extra-<key>` values by key (lower-cased, then percent-decoded).
     pub extra: BTreeMap<String, Vec<String>>,
 }
 
@@ -374,10 +383,9 @@ fn split_service_account(user: &str) -> Option<(&str, &str)> {
 /// or when a header is not valid text or an extra key has a broken percent escape.
 pub fn impersonation_request(headers: &HeaderMap) -> Result<Option<ImpersonationRequest>, String> {
     let mut req = ImpersonationRequest::default();
-    let mut any = false;
     let mut user = None;
     for (name, value) in headers {
-        let name = name.as_str(); // lower case already
+        let name = name.as_str(); // the http crate keeps names in lower case
         let text = || {
             value
                 .to_str()
@@ -385,52 +393,45 @@ pub fn impersonation_request(headers: &HeaderMap) -> Result<Option<Impersonation
                 .map_err(|_| format!("the {name} header is not valid text"))
         };
         if name == IMPERSONATE_USER {
-            any = true;
             // The first value counts, as with Go's Header.Get.
             if user.is_none() {
                 user = Some(text()?);
             }
         } else if name == IMPERSONATE_GROUP {
-            any = true;
             req.groups.push(text()?);
         } else if name == IMPERSONATE_UID {
-            any = true;
             if req.uid.is_none() {
-                req.uid = Some(text()?);
+                req.uid = Some(text()?).filter(|u| !u.is_empty());
             }
         } else if let Some(key) = name.strip_prefix(IMPERSONATE_EXTRA_PREFIX) {
-            any = true;
-            let key = percent_decode(key)
-                .ok_or_else(|| format!("the header {name} has an invalid percent-encoded key"))?
-                .to_lowercase();
+            // Keys are percent-encoded so they can hold characters header names cannot; a
+            // malformed escape keeps the key as sent, as upstream does.
+            let key = percent_decode(key).unwrap_or_else(|| key.to_string());
             req.extra.entry(key).or_default().push(text()?);
         }
     }
-    if !any {
-        return Ok(None);
-    }
-    match user {
-        Some(u) if !u.is_empty() => req.user = u,
-        _ => {
-            let mut asked = Vec::new();
-            if !req.groups.is_empty() {
-                asked.push(format!("groups {:?}", req.groups));
-            }
-            if let Some(uid) = &req.uid {
-                asked.push(format!("uid {uid:?}"));
-            }
-            if !req.extra.is_empty() {
-                asked.push(format!("extra {:?}", req.extra));
-            }
-            if asked.is_empty() {
-                asked.push("an empty user".to_string());
-            }
-            return Err(format!(
-                "requested {} without impersonating a user",
-                asked.join(", ")
-            ));
+    let user = user.unwrap_or_default();
+    if user.is_empty() {
+        let mut asked = Vec::new();
+        if !req.groups.is_empty() {
+            asked.push(format!("groups {:?}", req.groups));
         }
+        if let Some(uid) = &req.uid {
+            asked.push(format!("uid {uid:?}"));
+        }
+        if !req.extra.is_empty() {
+            asked.push(format!("extra {:?}", req.extra));
+        }
+        if asked.is_empty() {
+            // No impersonation headers, or only an empty Impersonate-User.
+            return Ok(None);
+        }
+        return Err(format!(
+            "requested {} without impersonating a user",
+            asked.join(", ")
+        ));
     }
+    req.user = user;
     Ok(Some(req))
 }
 
@@ -724,13 +725,20 @@ t4,dave,uid-4,\n";
         let err = impersonate(&me, &headers(&[("Impersonate-Group", "devs")])).unwrap_err();
         assert!(err.contains("without impersonating a user"), "{err}");
         assert!(impersonate(&me, &headers(&[("Impersonate-Uid", "1")])).is_err());
-        assert!(
-            impersonate(
-                &me,
-                &headers(&[("Impersonate-Extra-%zz", "1"), ("Impersonate-User", "u")])
-            )
-            .is_err()
+        assert!(impersonate(&me, &headers(&[("Impersonate-Extra-k", "1")])).is_err());
+        // An empty Impersonate-User alone is no impersonation at all.
+        assert_eq!(
+            impersonate(&me, &headers(&[("Impersonate-User", "")])).unwrap(),
+            None
         );
+        // A malformed escape keeps the key as sent.
+        let u = impersonate(
+            &me,
+            &headers(&[("Impersonate-Extra-%zz", "1"), ("Impersonate-User", "u")]),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(u.extra["%zz"], ["1"]);
     }
 
     #[test]

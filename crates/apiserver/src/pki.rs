@@ -66,11 +66,7 @@ pub struct PkiOptions {
 /// The loaded cluster PKI: the CA (which can sign more client certificates), the serving
 /// identity as a ready rustls config, and the admin client identity.
 pub struct Pki {
-    dir: PathBuf,
-    provider: Arc<CryptoProvider>,
-    ca_cert_pem: String,
-    ca_cert_der: CertificateDer<'static>,
-    ca_key: KeyPair,
+    ca: Ca,
     serving_cert_pem: String,
     admin_cert_pem: String,
     admin_key_pem: String,
@@ -81,7 +77,7 @@ impl std::fmt::Debug for Pki {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
         f.debug_struct("Pki")
-            .field("dir", &self.dir)
+            .field("dir", &self.ca.dir)
             .finish_non_exhaustive()
     }
 }
@@ -121,90 +117,83 @@ pub fn load_or_create(data_dir: &Path, opts: &PkiOptions) -> anyhow::Result<Pki>
     roots
         .add(ca_cert_der.clone())
         .context("adding the cluster CA to the trust store")?;
-    let roots = Arc::new(roots);
-
-    let mut pki = Pki {
+    let ca = Ca {
         dir,
         provider,
-        ca_cert_pem,
-        ca_cert_der,
-        ca_key,
-        serving_cert_pem: String::new(),
-        admin_cert_pem: String::new(),
-        admin_key_pem: String::new(),
-        // Replaced below once the serving identity is known.
-        server_config: Arc::new(
-            ServerConfig::builder_with_provider(ring_provider())
-                .with_safe_default_protocol_versions()
-                .context("building a placeholder TLS config")?
-                .with_no_client_auth()
-                .with_cert_resolver(Arc::new(rustls::server::ResolvesServerCertUsingSni::new())),
-        ),
+        cert_pem: ca_cert_pem,
+        cert_der: ca_cert_der,
+        key: ca_key,
+        roots: Arc::new(roots),
     };
 
-    // Serving certificate.
     let wanted_sans = serving_sans(opts);
-    let serving_ok = |der: &CertificateDer<'_>| -> anyhow::Result<Option<String>> {
-        let (_, cert) = x509_parser::parse_x509_certificate(der)
-            .map_err(|e| anyhow::anyhow!("parsing the serving certificate: {e}"))?;
-        let have = cert_sans(&cert)?;
-        if have != wanted_sans {
-            return Ok(Some("its names changed".into()));
-        }
-        pki.verify_server_leaf(der)
-    };
-    let (serving_cert_pem, serving_key_pem) =
-        pki.load_or_issue_leaf("serving", serving_ok, || {
-            pki.issue(
+    let (serving_cert_pem, serving_key_pem) = ca.load_or_issue_leaf(
+        "serving",
+        |der| {
+            let (_, cert) = x509_parser::parse_x509_certificate(der)
+                .map_err(|e| anyhow::anyhow!("parsing the serving certificate: {e}"))?;
+            if cert_sans(&cert)? != wanted_sans {
+                return Ok(Some("its names changed".into()));
+            }
+            ca.verify_server_leaf(der)
+        },
+        || {
+            ca.issue(
                 "kube-apiserver",
                 &[],
                 &wanted_sans,
                 ExtendedKeyUsagePurpose::ServerAuth,
             )
-        })?;
+        },
+    )?;
 
-    // Admin client certificate.
     let admin_groups = vec![ADMIN_GROUP.to_string()];
-    let admin_ok = |der: &CertificateDer<'_>| -> anyhow::Result<Option<String>> {
-        let (_, cert) = x509_parser::parse_x509_certificate(der)
-            .map_err(|e| anyhow::anyhow!("parsing the admin certificate: {e}"))?;
-        let (cn, orgs) = subject_identity(&cert);
-        if cn.as_deref() != Some(ADMIN_USER) || orgs != admin_groups {
-            return Ok(Some("its subject is not admin/system:masters".into()));
-        }
-        pki.verify_client_leaf(der, &roots)
-    };
-    let (admin_cert_pem, admin_key_pem) = pki.load_or_issue_leaf("admin", admin_ok, || {
-        pki.issue(
-            ADMIN_USER,
-            &admin_groups,
-            &BTreeSet::new(),
-            ExtendedKeyUsagePurpose::ClientAuth,
-        )
-    })?;
+    let (admin_cert_pem, admin_key_pem) = ca.load_or_issue_leaf(
+        "admin",
+        |der| {
+            let (_, cert) = x509_parser::parse_x509_certificate(der)
+                .map_err(|e| anyhow::anyhow!("parsing the admin certificate: {e}"))?;
+            let (cn, orgs) = subject_identity(&cert);
+            if cn.as_deref() != Some(ADMIN_USER) || orgs != admin_groups {
+                return Ok(Some("its subject is not admin/system:masters".into()));
+            }
+            ca.verify_client_leaf(der)
+        },
+        || {
+            ca.issue(
+                ADMIN_USER,
+                &admin_groups,
+                &BTreeSet::new(),
+                ExtendedKeyUsagePurpose::ClientAuth,
+            )
+        },
+    )?;
 
-    pki.server_config = build_server_config(
-        pki.provider.clone(),
-        roots,
+    let server_config = build_server_config(
+        ca.provider.clone(),
+        ca.roots.clone(),
         &serving_cert_pem,
         &serving_key_pem,
     )?;
-    pki.serving_cert_pem = serving_cert_pem;
-    pki.admin_cert_pem = admin_cert_pem;
-    pki.admin_key_pem = admin_key_pem;
-    Ok(pki)
+    Ok(Pki {
+        ca,
+        serving_cert_pem,
+        admin_cert_pem,
+        admin_key_pem,
+        server_config,
+    })
 }
 
 impl Pki {
     /// The directory holding the certificate files (`<data dir>/tls`).
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.ca.dir
     }
 
     /// The CA certificate in PEM, for clients that must trust this cluster (kubeconfigs,
     /// the `kube-root-ca.crt` ConfigMap, joining agents).
     pub fn ca_cert_pem(&self) -> &str {
-        &self.ca_cert_pem
+        &self.ca.cert_pem
     }
 
     /// The serving certificate in PEM, for diagnostics and tests.
@@ -235,13 +224,14 @@ impl Pki {
         if user.is_empty() {
             bail!("a client certificate needs a user name");
         }
-        self.issue(
-            user,
-            groups,
-            &BTreeSet::new(),
-            ExtendedKeyUsagePurpose::ClientAuth,
-        )
-        .with_context(|| format!("issuing a client certificate for {user}"))
+        self.ca
+            .issue(
+                user,
+                groups,
+                &BTreeSet::new(),
+                ExtendedKeyUsagePurpose::ClientAuth,
+            )
+            .with_context(|| format!("issuing a client certificate for {user}"))
     }
 
     /// A rustls client configuration trusting the cluster CA, optionally presenting a client
@@ -251,12 +241,10 @@ impl Pki {
         &self,
         identity: Option<(&str, &str)>,
     ) -> anyhow::Result<Arc<rustls::ClientConfig>> {
-        let mut roots = RootCertStore::empty();
-        roots.add(self.ca_cert_der.clone())?;
-        let builder = rustls::ClientConfig::builder_with_provider(self.provider.clone())
+        let builder = rustls::ClientConfig::builder_with_provider(self.ca.provider.clone())
             .with_safe_default_protocol_versions()
             .context("choosing TLS versions")?
-            .with_root_certificates(roots);
+            .with_root_certificates(self.ca.roots.clone());
         let mut config = match identity {
             None => builder.with_no_client_auth(),
             Some((cert_pem, key_pem)) => {
@@ -290,7 +278,7 @@ impl Pki {
                 "name": KUBECONFIG_CLUSTER,
                 "cluster": {
                     "server": server_url,
-                    "certificate-authority-data": b64(&self.ca_cert_pem),
+                    "certificate-authority-data": b64(&self.ca.cert_pem),
                 },
             }],
             "contexts": [{
@@ -333,7 +321,19 @@ impl Pki {
             &self.admin_key_pem,
         )
     }
+}
 
+/// The cluster CA with what it needs to sign and verify leaf certificates.
+struct Ca {
+    dir: PathBuf,
+    provider: Arc<CryptoProvider>,
+    cert_pem: String,
+    cert_der: CertificateDer<'static>,
+    key: KeyPair,
+    roots: Arc<RootCertStore>,
+}
+
+impl Ca {
     /// Loads `<name>.crt`/`<name>.key` if both exist, match each other and `check` accepts
     /// the certificate; otherwise issues a new pair with `issue` and writes it.
     fn load_or_issue_leaf(
@@ -361,10 +361,8 @@ impl Pki {
     /// Checks that a serving certificate chains to the CA, is valid for `localhost` and does
     /// not expire soon. `Ok(Some(reason))` asks for re-issue.
     fn verify_server_leaf(&self, der: &CertificateDer<'_>) -> anyhow::Result<Option<String>> {
-        let mut roots = RootCertStore::empty();
-        roots.add(self.ca_cert_der.clone())?;
         let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
-            Arc::new(roots),
+            self.roots.clone(),
             self.provider.clone(),
         )
         .build()
@@ -377,13 +375,9 @@ impl Pki {
     }
 
     /// Checks that a client certificate chains to the CA and does not expire soon.
-    fn verify_client_leaf(
-        &self,
-        der: &CertificateDer<'_>,
-        roots: &Arc<RootCertStore>,
-    ) -> anyhow::Result<Option<String>> {
+    fn verify_client_leaf(&self, der: &CertificateDer<'_>) -> anyhow::Result<Option<String>> {
         let verifier =
-            WebPkiClientVerifier::builder_with_provider(roots.clone(), self.provider.clone())
+            WebPkiClientVerifier::builder_with_provider(self.roots.clone(), self.provider.clone())
                 .build()
                 .context("building a client certificate verifier")?;
         if let Err(e) = verifier.verify_client_cert(der, &[], soon()) {
@@ -422,7 +416,7 @@ impl Pki {
         params.extended_key_usages = vec![usage];
         params.use_authority_key_identifier_extension = true;
         set_validity(&mut params, LEAF_VALIDITY);
-        let issuer = Issuer::from_ca_cert_der(&self.ca_cert_der, &self.ca_key)
+        let issuer = Issuer::from_ca_cert_der(&self.cert_der, &self.key)
             .context("loading the CA as issuer")?;
         let cert = params
             .signed_by(&key, &issuer)
@@ -432,7 +426,7 @@ impl Pki {
         } else {
             // rcgen keeps one value per attribute type, but Kubernetes puts every group in an
             // O attribute of its own; rewrite the subject and sign again.
-            resign_with_subject(cert.der(), &encode_name(cn, orgs), &self.ca_key)?
+            resign_with_subject(cert.der(), &encode_name(cn, orgs), &self.key)?
         };
         Ok((der_to_pem("CERTIFICATE", &der), key.serialize_pem()))
     }
@@ -715,8 +709,16 @@ fn der(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Splits the first DER element off `input`: `(tag, content, whole element, rest)`.
-fn der_split(input: &[u8]) -> anyhow::Result<(u8, &[u8], &[u8], &[u8])> {
+/// The first DER element of some input, and what follows it.
+struct DerSplit<'a> {
+    tag: u8,
+    content: &'a [u8],
+    whole: &'a [u8],
+    rest: &'a [u8],
+}
+
+/// Splits the first DER element off `input`.
+fn der_split(input: &[u8]) -> anyhow::Result<DerSplit<'_>> {
     let tag = *input.first().context("truncated DER")?;
     let first = *input.get(1).context("truncated DER")?;
     let (hdr, len) = if first < 0x80 {
@@ -736,7 +738,12 @@ fn der_split(input: &[u8]) -> anyhow::Result<(u8, &[u8], &[u8], &[u8])> {
     if input.len() < end {
         bail!("truncated DER");
     }
-    Ok((tag, &input[hdr..end], &input[..end], &input[end..]))
+    Ok(DerSplit {
+        tag,
+        content: &input[hdr..end],
+        whole: &input[..end],
+        rest: &input[end..],
+    })
 }
 
 /// A Name of one RDN per group (O) followed by the CN, the shape Kubernetes' own tools produce.
@@ -758,16 +765,20 @@ fn encode_name(cn: &str, orgs: &[String]) -> Vec<u8> {
 
 /// Replaces the subject of a signed certificate and signs the result again with `key`.
 fn resign_with_subject(cert: &[u8], subject: &[u8], key: &KeyPair) -> anyhow::Result<Vec<u8>> {
-    let (_, outer, _, _) = der_split(cert)?;
-    let (_, tbs, _, rest) = der_split(outer)?;
-    let (_, _, sig_alg, _) = der_split(rest)?;
+    let outer = der_split(cert)?;
+    let tbs = der_split(outer.content)?;
+    if outer.tag != 0x30 || tbs.tag != 0x30 {
+        bail!("unexpected certificate layout");
+    }
+    let sig_alg = der_split(tbs.rest)?.whole;
+    let tbs = tbs.content;
     // TBSCertificate: [0] version, serial, signature, issuer, validity, subject, ...
     let mut fields = Vec::new();
     let mut cursor = tbs;
     while !cursor.is_empty() {
-        let (_, _, whole, next) = der_split(cursor)?;
-        fields.push(whole);
-        cursor = next;
+        let field = der_split(cursor)?;
+        fields.push(field.whole);
+        cursor = field.rest;
     }
     if fields.len() < 7 || fields[0].first() != Some(&0xa0) {
         bail!("unexpected certificate layout");
@@ -883,6 +894,43 @@ mod tests {
         let der = parse_pem(b.serving_cert_pem());
         let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
         assert!(cert_sans(&cert).unwrap().contains("192.0.2.7"));
+    }
+
+    #[test]
+    fn leaves_not_signed_by_the_ca_are_reissued_and_keys_tightened() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = load_or_create(tmp.path(), &PkiOptions::default()).unwrap();
+        let other = tempfile::tempdir().unwrap();
+        load_or_create(other.path(), &PkiOptions::default()).unwrap();
+        // Swap in another cluster's serving and admin pairs.
+        for f in ["serving.crt", "serving.key", "admin.crt", "admin.key"] {
+            fs::copy(
+                other.path().join("tls").join(f),
+                tmp.path().join("tls").join(f),
+            )
+            .unwrap();
+        }
+        let foreign = fs::read_to_string(tmp.path().join("tls/serving.crt")).unwrap();
+        let b = load_or_create(tmp.path(), &PkiOptions::default()).unwrap();
+        assert_eq!(a.ca_cert_pem(), b.ca_cert_pem());
+        assert_ne!(b.serving_cert_pem(), foreign);
+        let der = parse_pem(b.serving_cert_pem());
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        let ca = parse_pem(b.ca_cert_pem());
+        let (_, ca) = x509_parser::parse_x509_certificate(&ca).unwrap();
+        assert_eq!(cert.issuer(), ca.subject());
+        assert_eq!(
+            b.ca.verify_client_leaf(&parse_pem(b.admin_identity_pem().0))
+                .unwrap(),
+            None,
+            "the admin certificate was not re-issued"
+        );
+
+        let key = tmp.path().join("tls/serving.key");
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+        let c = load_or_create(tmp.path(), &PkiOptions::default()).unwrap();
+        assert_eq!(c.serving_cert_pem(), b.serving_cert_pem());
+        assert_eq!(mode(&key), 0o600);
     }
 
     #[test]
@@ -1058,7 +1106,8 @@ mod tests {
         for len in [0usize, 1, 127, 128, 255, 256, 70_000] {
             let content = vec![7u8; len];
             let enc = der(0x04, &content);
-            let (tag, body, whole, rest) = der_split(&enc).unwrap();
+            let d = der_split(&enc).unwrap();
+            let (tag, body, whole, rest) = (d.tag, d.content, d.whole, d.rest);
             assert_eq!(
                 (tag, body.len(), whole.len(), rest.len()),
                 (4, len, enc.len(), 0)
