@@ -10,6 +10,7 @@
 //! The embedded backend is [`sqlite::SqliteStore`]: one SQLite file (WAL), with group commit so
 //! concurrent writers share a transaction and an fsync.
 
+pub mod compactor;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -47,7 +48,12 @@ pub struct RangeRequest {
 impl RangeRequest {
     /// Every key under `prefix`, at the current revision.
     pub fn prefix(prefix: &str) -> Self {
-        Self { start: prefix.to_string(), end: prefix_end(prefix), limit: 0, revision: 0 }
+        Self {
+            start: prefix.to_string(),
+            end: prefix_end(prefix),
+            limit: 0,
+            revision: 0,
+        }
     }
 }
 
@@ -106,10 +112,16 @@ pub enum StoreError {
     Conflict { key: String, current: Box<KeyValue> },
     /// A read or watch asked for a revision older than the compacted one.
     #[error("revision {requested} has been compacted (compacted revision {compacted})")]
-    Compacted { requested: Revision, compacted: Revision },
+    Compacted {
+        requested: Revision,
+        compacted: Revision,
+    },
     /// A read asked for a revision newer than the store has.
     #[error("revision {requested} is in the future (current revision {current})")]
-    FutureRevision { requested: Revision, current: Revision },
+    FutureRevision {
+        requested: Revision,
+        current: Revision,
+    },
     /// The backend failed (I/O, corruption, lost connection).
     #[error("store backend: {0}")]
     Backend(String),
@@ -138,7 +150,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Replace `key`'s value if its mod revision is `expected` (0: unconditionally, but the key
     /// must exist). Returns the new revision.
-    async fn update(&self, key: &str, value: Bytes, expected: Revision, ttl: Option<Duration>) -> Result<Revision>;
+    async fn update(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: Revision,
+        ttl: Option<Duration>,
+    ) -> Result<Revision>;
 
     /// Delete `key` if its mod revision is `expected` (0: unconditionally). Returns the deleting
     /// revision and the value that was deleted.
