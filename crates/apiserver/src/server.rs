@@ -167,6 +167,9 @@ fn non_resource(app: &App, path: &str, query: &str, headers: &http::HeaderMap) -
     }
     let parts: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
     let doc = match parts.as_slice() {
+        ["openapi", "v3"] => Some(rkube_registry::openapi::index()),
+        ["openapi", "v3", "api", version] => rkube_registry::openapi::group_version("", version),
+        ["openapi", "v3", "apis", group, version] => rkube_registry::openapi::group_version(group, version),
         ["api", version] => discovery::resource_list("", version),
         ["apis", group] => discovery::api_group(group),
         ["apis", group, version] => discovery::resource_list(group, version),
@@ -174,13 +177,7 @@ fn non_resource(app: &App, path: &str, query: &str, headers: &http::HeaderMap) -
     };
     match doc {
         Some(d) => json(200, &d),
-        None => {
-            let mut r = crate::http::error(&ApiError::unknown_resource());
-            if trimmed.starts_with("/openapi") {
-                r = crate::http::error(&ApiError::unknown_resource());
-            }
-            r
-        }
+        None => crate::http::error(&ApiError::unknown_resource()),
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod catalog;
 pub mod discovery;
+pub mod openapi;
 pub mod meta;
 pub mod resources;
 pub mod strategy;

@@ -76,7 +76,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     }
     let _ = (&args.cluster_cidr, args.disable_agent, &args.node_name, args.node_ip);
     let store = rkube_store::sqlite::SqliteStore::open(&data_dir.join("state.db")).context("opening the store")?;
-    let compactor = store.clone();
+    // Compact history every five minutes, as upstream does with etcd.
+    let _compactor = rkube_store::compactor::spawn_compactor(&store, rkube_store::compactor::CompactionPolicy::default());
+    let closer = store.clone();
     let store: Arc<dyn Store> = store;
     let config = rkube_apiserver::Config {
         data_dir: data_dir.clone(),
@@ -87,7 +89,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         extra_sans: args.tls_san,
     };
     let running = rkube_apiserver::start(config, store, shutdown_signal()).await?;
-    let _ = compactor;
     eprintln!("rkube server listening on https://{}; kubeconfig: {}", running.addr, data_dir.join("admin.kubeconfig").display());
-    running.wait().await
+    let result = running.wait().await;
+    // Commit what is queued and stop the writer before exiting.
+    closer.close();
+    result
 }
