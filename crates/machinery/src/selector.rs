@@ -55,7 +55,10 @@ impl LabelSelector {
 
     /// The selector of a `metav1.LabelSelector`: `matchLabels` plus `matchExpressions` given as
     /// (key, operator `In|NotIn|Exists|DoesNotExist`, values). Errors name the bad operator or values.
-    pub fn from_match(match_labels: &BTreeMap<String, String>, expressions: &[(String, String, Vec<String>)]) -> Result<Self, String> {
+    pub fn from_match(
+        match_labels: &BTreeMap<String, String>,
+        expressions: &[(String, String, Vec<String>)],
+    ) -> Result<Self, String> {
         let _ = (match_labels, expressions);
         Ok(Self::default())
     }
