@@ -156,7 +156,7 @@ impl Quantity {
         let sign = if self.nanos < 0 { "-" } else { "" };
         let abs = self.nanos.unsigned_abs();
         let body = match self.format {
-            Format::BinarySi if abs >= 1024 * NANO as u128 && abs % NANO as u128 == 0 => {
+            Format::BinarySi if abs >= 1024 * NANO as u128 && abs.is_multiple_of(NANO as u128) => {
                 binary_string(abs / NANO as u128)
             }
             Format::DecimalExponent => decimal_string(abs, true),
@@ -291,7 +291,7 @@ fn ceil_div(num: i128, den: i128) -> i128 {
 fn binary_string(mut n: u128) -> String {
     const SUFFIXES: [&str; 7] = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
     let mut i = 0;
-    while i < 6 && n % 1024 == 0 {
+    while i < 6 && n.is_multiple_of(1024) {
         n /= 1024;
         i += 1;
     }
@@ -301,7 +301,7 @@ fn binary_string(mut n: u128) -> String {
 /// `nanos` as an integer mantissa times a power of ten that is a multiple of three.
 fn decimal_string(nanos: u128, exponent_notation: bool) -> String {
     let (mut mantissa, mut exp) = (nanos, -9i32);
-    while mantissa % 1000 == 0 && mantissa != 0 {
+    while mantissa.is_multiple_of(1000) && mantissa != 0 {
         mantissa /= 1000;
         exp += 3;
     }
