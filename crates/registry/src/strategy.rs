@@ -127,7 +127,7 @@ pub struct Typed<S> {
 }
 
 impl<S: TypedStrategy> Typed<S> {
-    fn from_value(&self, v: &Value) -> Result<S::Object, String> {
+    fn parse_typed(&self, v: &Value) -> Result<S::Object, String> {
         serde_json::from_value(v.clone()).map_err(|e| e.to_string())
     }
 
@@ -157,7 +157,7 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
     }
 
     fn create(&self, object: &mut Value) -> ErrorList {
-        let mut typed = match self.from_value(object) {
+        let mut typed = match self.parse_typed(object) {
             Ok(t) => t,
             Err(e) => return decode_error(e),
         };
@@ -171,7 +171,7 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
     }
 
     fn update(&self, new: &mut Value, old: &Value) -> ErrorList {
-        let (mut typed, old_typed) = match (self.from_value(new), self.from_value(old)) {
+        let (mut typed, old_typed) = match (self.parse_typed(new), self.parse_typed(old)) {
             (Ok(n), Ok(o)) => (n, o),
             (Err(e), _) | (_, Err(e)) => return decode_error(e),
         };
@@ -193,7 +193,7 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
         if S::FIELDS.is_empty() {
             return Vec::new();
         }
-        match self.from_value(object) {
+        match self.parse_typed(object) {
             Ok(t) => self.rules.field_values(&t),
             Err(_) => Vec::new(),
         }
