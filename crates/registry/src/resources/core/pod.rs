@@ -18,7 +18,7 @@ use rkube_machinery::validation as v;
 use rkube_machinery::{ErrorList, FieldError, FieldPath};
 use std::collections::BTreeSet;
 
-pub use containers::required_enum;
+pub use containers::{port_num, port_num_or_name, required_enum};
 pub use defaults::default_container;
 pub use tolerations::{TAINT_EFFECTS, validate_tolerations};
 
