@@ -19,7 +19,11 @@ impl FieldPath {
 
     /// `path.name`.
     pub fn child(&self, name: &str) -> Self {
-        if self.0.is_empty() { Self(name.to_string()) } else { Self(format!("{}.{}", self.0, name)) }
+        if self.0.is_empty() {
+            Self(name.to_string())
+        } else {
+            Self(format!("{}.{}", self.0, name))
+        }
     }
 
     /// `path[i]`.
@@ -81,7 +85,10 @@ impl Value {
     pub fn string_map<'a>(entries: impl IntoIterator<Item = (&'a String, &'a String)>) -> Self {
         let mut pairs: Vec<_> = entries.into_iter().collect();
         pairs.sort();
-        let body: Vec<String> = pairs.iter().map(|(k, v)| format!("{}:{}", Self::quote(k), Self::quote(v))).collect();
+        let body: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}:{}", Self::quote(k), Self::quote(v)))
+            .collect();
         Value::Raw(format!("map[string]string{{{}}}", body.join(", ")))
     }
 }
@@ -179,7 +186,10 @@ impl ErrorKind {
 
     /// Upstream prints the bad value for these kinds only.
     fn shows_value(self) -> bool {
-        !matches!(self, Self::Required | Self::Forbidden | Self::TooLong | Self::Internal | Self::TooMany)
+        !matches!(
+            self,
+            Self::Required | Self::Forbidden | Self::TooLong | Self::Internal | Self::TooMany
+        )
     }
 }
 
@@ -194,7 +204,12 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(kind: ErrorKind, field: FieldPath, value: Value, detail: impl Into<String>) -> Self {
-        Self { kind, field, value, detail: detail.into() }
+        Self {
+            kind,
+            field,
+            value,
+            detail: detail.into(),
+        }
     }
     pub fn required(field: FieldPath, detail: impl Into<String>) -> Self {
         Self::new(ErrorKind::Required, field, Value::Omitted, detail)
@@ -223,10 +238,20 @@ impl FieldError {
     }
     /// `Too long: may not be more than N bytes`.
     pub fn too_long(field: FieldPath, max: usize) -> Self {
-        Self::new(ErrorKind::TooLong, field, Value::Omitted, format!("may not be more than {max} bytes"))
+        Self::new(
+            ErrorKind::TooLong,
+            field,
+            Value::Omitted,
+            format!("may not be more than {max} bytes"),
+        )
     }
     pub fn too_many(field: FieldPath, actual: usize, max: usize) -> Self {
-        Self::new(ErrorKind::TooMany, field, Value::Omitted, format!("must have at most {max} items (has {actual})"))
+        Self::new(
+            ErrorKind::TooMany,
+            field,
+            Value::Omitted,
+            format!("must have at most {max} items (has {actual})"),
+        )
     }
     pub fn internal(field: FieldPath, detail: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, field, Value::Omitted, detail)
@@ -286,7 +311,11 @@ impl ErrorList {
                 seen.push(m);
             }
         }
-        if seen.len() == 1 { seen.remove(0) } else { format!("[{}]", seen.join(", ")) }
+        if seen.len() == 1 {
+            seen.remove(0)
+        } else {
+            format!("[{}]", seen.join(", "))
+        }
     }
 }
 
@@ -310,13 +339,33 @@ mod tests {
 
     #[test]
     fn formats_like_upstream() {
-        let e = FieldError::not_supported(FieldPath::new("spec").child("ingress").index(0).child("protocol"), "tcp", &["SCTP", "TCP", "UDP"]);
-        assert_eq!(e.to_string(), r#"spec.ingress[0].protocol: Unsupported value: "tcp": supported values: "SCTP", "TCP", "UDP""#);
-        let e = FieldError::invalid(FieldPath::new("spec").child("replicas"), -1i64, "must be greater than or equal to 0");
-        assert_eq!(e.to_string(), "spec.replicas: Invalid value: -1: must be greater than or equal to 0");
+        let e = FieldError::not_supported(
+            FieldPath::new("spec")
+                .child("ingress")
+                .index(0)
+                .child("protocol"),
+            "tcp",
+            &["SCTP", "TCP", "UDP"],
+        );
+        assert_eq!(
+            e.to_string(),
+            r#"spec.ingress[0].protocol: Unsupported value: "tcp": supported values: "SCTP", "TCP", "UDP""#
+        );
+        let e = FieldError::invalid(
+            FieldPath::new("spec").child("replicas"),
+            -1i64,
+            "must be greater than or equal to 0",
+        );
+        assert_eq!(
+            e.to_string(),
+            "spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+        );
         let mut l = ErrorList::new();
         l.push(e.clone());
         l.push(e);
-        assert_eq!(l.aggregate_message(), "spec.replicas: Invalid value: -1: must be greater than or equal to 0");
+        assert_eq!(
+            l.aggregate_message(),
+            "spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+        );
     }
 }

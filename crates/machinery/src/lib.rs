@@ -2,10 +2,11 @@
 //!
 //! This crate has no knowledge of HTTP or storage. It holds the vocabulary every layer speaks:
 //! the `Status` errors the API returns ([`status`]), field-level validation errors with upstream's
-//! message format ([`field`]), the name, label and annotation rules ([`validation`]), and label and
-//! field selectors ([`selector`]).
+//! message format ([`field`]), the name, label and annotation rules ([`validation`]), label and
+//! field selectors ([`selector`]), and resource quantities ([`quantity`]).
 
 pub mod field;
+pub mod quantity;
 pub mod selector;
 pub mod status;
 pub mod validation;

@@ -64,7 +64,10 @@ pub struct GroupResource {
 
 impl GroupResource {
     pub fn new(group: impl Into<String>, resource: impl Into<String>) -> Self {
-        Self { group: group.into(), resource: resource.into() }
+        Self {
+            group: group.into(),
+            resource: resource.into(),
+        }
     }
 }
 
@@ -109,19 +112,35 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.code, self.reason.as_str(), self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.code,
+            self.reason.as_str(),
+            self.message
+        )
     }
 }
 
 impl std::error::Error for ApiError {}
 
 fn resource_details(gr: &GroupResource, name: &str) -> Details {
-    Details { name: name.to_string(), group: gr.group.clone(), kind: gr.resource.clone(), ..Default::default() }
+    Details {
+        name: name.to_string(),
+        group: gr.group.clone(),
+        kind: gr.resource.clone(),
+        ..Default::default()
+    }
 }
 
 impl ApiError {
     pub fn new(code: u16, reason: StatusReason, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into(), details: None }
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     /// 404: `configmaps "x" not found`.
@@ -175,15 +194,26 @@ impl ApiError {
 
     /// 422: `Kind.group "name" is invalid: <errors>`, with one cause per field error.
     pub fn invalid(kind: &str, group: &str, name: &str, errors: &ErrorList) -> Self {
-        let qualified = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+        let qualified = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
         let causes: Vec<Cause> = errors
             .iter()
-            .map(|e| Cause { reason: e.kind.reason().to_string(), message: e.body(), field: e.field.to_string() })
+            .map(|e| Cause {
+                reason: e.kind.reason().to_string(),
+                message: e.body(),
+                field: e.field.to_string(),
+            })
             .collect();
         Self {
             code: 422,
             reason: StatusReason::Invalid,
-            message: format!("{qualified} \"{name}\" is invalid: {}", errors.aggregate_message()),
+            message: format!(
+                "{qualified} \"{name}\" is invalid: {}",
+                errors.aggregate_message()
+            ),
             details: Some(Details {
                 name: name.to_string(),
                 group: group.to_string(),
@@ -204,7 +234,11 @@ impl ApiError {
 
     /// 403: `pods "x" is forbidden: <why>`, or for collections `pods is forbidden: <why>`.
     pub fn forbidden(gr: &GroupResource, name: &str, why: &str) -> Self {
-        let what = if name.is_empty() { format!("{gr}") } else { format!("{gr} \"{name}\"") };
+        let what = if name.is_empty() {
+            format!("{gr}")
+        } else {
+            format!("{gr} \"{name}\"")
+        };
         Self {
             code: 403,
             reason: StatusReason::Forbidden,
@@ -218,7 +252,11 @@ impl ApiError {
             code: 405,
             reason: StatusReason::MethodNotAllowed,
             message: format!("{verb} is not supported on resources of kind \"{gr}\""),
-            details: Some(Details { group: gr.group.clone(), kind: gr.resource.clone(), ..Default::default() }),
+            details: Some(Details {
+                group: gr.group.clone(),
+                kind: gr.resource.clone(),
+                ..Default::default()
+            }),
         }
     }
 
@@ -237,7 +275,13 @@ impl ApiError {
     }
 
     pub fn unsupported_media_type(content_type: &str) -> Self {
-        Self::new(415, StatusReason::UnsupportedMediaType, format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type})"))
+        Self::new(
+            415,
+            StatusReason::UnsupportedMediaType,
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type})"
+            ),
+        )
     }
 
     pub fn not_acceptable(message: impl Into<String>) -> Self {
@@ -245,7 +289,11 @@ impl ApiError {
     }
 
     pub fn internal(message: impl std::fmt::Display) -> Self {
-        Self::new(500, StatusReason::InternalError, format!("Internal error occurred: {message}"))
+        Self::new(
+            500,
+            StatusReason::InternalError,
+            format!("Internal error occurred: {message}"),
+        )
     }
 
     pub fn service_unavailable(message: impl Into<String>) -> Self {
@@ -313,9 +361,15 @@ mod tests {
     #[test]
     fn invalid_names_group_and_causes() {
         let mut errs = ErrorList::new();
-        errs.push(FieldError::required(FieldPath::new("spec").child("containers"), ""));
+        errs.push(FieldError::required(
+            FieldPath::new("spec").child("containers"),
+            "",
+        ));
         let e = ApiError::invalid("Pod", "", "p", &errs);
-        assert_eq!(e.message, "Pod \"p\" is invalid: spec.containers: Required value");
+        assert_eq!(
+            e.message,
+            "Pod \"p\" is invalid: spec.containers: Required value"
+        );
         let s = e.to_status();
         assert_eq!(s["details"]["causes"][0]["reason"], "FieldValueRequired");
         assert_eq!(s["code"], 422);

@@ -127,7 +127,7 @@ pub struct Typed<S> {
 }
 
 impl<S: TypedStrategy> Typed<S> {
-    fn from_value(&self, v: &Value) -> Result<S::Object, String> {
+    fn parse_typed(&self, v: &Value) -> Result<S::Object, String> {
         serde_json::from_value(v.clone()).map_err(|e| e.to_string())
     }
 
@@ -150,31 +150,40 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
         let out = Self::to_value(&typed);
         let mut unknown_fields = Vec::new();
         unknown_paths(&object, &out, "", &mut unknown_fields);
-        Ok(Decoded { object: out, unknown_fields })
+        Ok(Decoded {
+            object: out,
+            unknown_fields,
+        })
     }
 
     fn create(&self, object: &mut Value) -> ErrorList {
-        let mut typed = match self.from_value(object) {
+        let mut typed = match self.parse_typed(object) {
             Ok(t) => t,
             Err(e) => return decode_error(e),
         };
         self.rules.default(&mut typed);
         self.rules.prepare_for_create(&mut typed);
-        let mut errs = meta::validate_object_meta(typed.metadata(), self.info.namespaced, S::NAME_RULE);
+        let mut errs =
+            meta::validate_object_meta(typed.metadata(), self.info.namespaced, S::NAME_RULE);
         errs.extend(self.rules.validate(&typed));
         *object = Self::to_value(&typed);
         errs
     }
 
     fn update(&self, new: &mut Value, old: &Value) -> ErrorList {
-        let (mut typed, old_typed) = match (self.from_value(new), self.from_value(old)) {
+        let (mut typed, old_typed) = match (self.parse_typed(new), self.parse_typed(old)) {
             (Ok(n), Ok(o)) => (n, o),
             (Err(e), _) | (_, Err(e)) => return decode_error(e),
         };
         self.rules.default(&mut typed);
+        meta::prepare_object_meta_update(typed.metadata_mut(), old_typed.metadata());
         self.rules.prepare_for_update(&mut typed, &old_typed);
-        let mut errs = meta::validate_object_meta(typed.metadata(), self.info.namespaced, S::NAME_RULE);
-        errs.extend(meta::validate_object_meta_update(typed.metadata(), old_typed.metadata()));
+        let mut errs =
+            meta::validate_object_meta(typed.metadata(), self.info.namespaced, S::NAME_RULE);
+        errs.extend(meta::validate_object_meta_update(
+            typed.metadata(),
+            old_typed.metadata(),
+        ));
         errs.extend(self.rules.validate_update(&typed, &old_typed));
         *new = Self::to_value(&typed);
         errs
@@ -184,20 +193,25 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
         if S::FIELDS.is_empty() {
             return Vec::new();
         }
-        match self.from_value(object) {
+        match self.parse_typed(object) {
             Ok(t) => self.rules.field_values(&t),
             Err(_) => Vec::new(),
         }
     }
 
     fn supports_field(&self, field: &str) -> bool {
-        field == "metadata.name" || (field == "metadata.namespace" && self.info.namespaced) || S::FIELDS.contains(&field)
+        field == "metadata.name"
+            || (field == "metadata.namespace" && self.info.namespaced)
+            || S::FIELDS.contains(&field)
     }
 }
 
 fn decode_error(e: String) -> ErrorList {
     let mut errs = ErrorList::new();
-    errs.push(rkube_machinery::FieldError::internal(rkube_machinery::FieldPath::new(""), e));
+    errs.push(rkube_machinery::FieldError::internal(
+        rkube_machinery::FieldPath::new(""),
+        e,
+    ));
     errs
 }
 
@@ -206,7 +220,11 @@ fn unknown_paths(input: &Value, decoded: &Value, path: &str, out: &mut Vec<Strin
     match (input, decoded) {
         (Value::Object(i), Value::Object(d)) => {
             for (k, v) in i {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match d.get(k) {
                     None if !v.is_null() => out.push(p),
                     Some(dv) => unknown_paths(v, dv, &p, out),
