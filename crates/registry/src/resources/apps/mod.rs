@@ -4,6 +4,7 @@ pub mod controller_revision;
 pub mod daemon_set;
 pub mod deployment;
 pub mod replica_set;
+pub(crate) mod shared;
 pub mod stateful_set;
 
 use crate::catalog::ResourceInfo;
@@ -12,7 +13,9 @@ use crate::strategy::{Strategy, typed};
 /// The strategy of a resource of this group.
 pub(crate) fn lookup(info: &'static ResourceInfo) -> Option<Box<dyn Strategy>> {
     match (info.version, info.plural) {
-        ("v1", "controllerrevisions") => Some(typed(info, controller_revision::ControllerRevisionStrategy)),
+        ("v1", "controllerrevisions") => {
+            Some(typed(info, controller_revision::ControllerRevisionStrategy))
+        }
         ("v1", "daemonsets") => Some(typed(info, daemon_set::DaemonSetStrategy)),
         ("v1", "deployments") => Some(typed(info, deployment::DeploymentStrategy)),
         ("v1", "replicasets") => Some(typed(info, replica_set::ReplicaSetStrategy)),

@@ -1,5 +1,6 @@
 //! Resources of the `batch` API group.
 
+pub mod cron;
 pub mod cron_job;
 pub mod job;
 

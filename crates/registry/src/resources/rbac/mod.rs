@@ -3,6 +3,7 @@
 pub mod cluster_role_binding;
 pub mod cluster_role;
 pub mod role_binding;
+pub mod rules;
 pub mod role;
 
 use crate::catalog::ResourceInfo;
