@@ -196,14 +196,14 @@ fn validate_capacity(spec: &PersistentVolumeSpec, path: &FieldPath) -> ErrorList
     }
     for (name, raw) in &capacity {
         let p = path.key(name);
-        if let Some(q) = parse_quantity(raw, &p, &mut errs) {
-            if q <= Quantity::ZERO {
-                errs.push(FieldError::invalid(
-                    p,
-                    q.canonical(),
-                    "must be greater than zero",
-                ));
-            }
+        if let Some(q) = parse_quantity(raw, &p, &mut errs)
+            && q <= Quantity::ZERO
+        {
+            errs.push(FieldError::invalid(
+                p,
+                q.canonical(),
+                "must be greater than zero",
+            ));
         }
     }
     errs

@@ -114,14 +114,14 @@ fn validate_claim_spec(spec: &PersistentVolumeClaimSpec, path: &FieldPath) -> Er
     {
         None => errs.push(FieldError::required(storage_path, "")),
         Some(raw) => {
-            if let Some(q) = parse_quantity(raw, &storage_path, &mut errs) {
-                if q <= Quantity::ZERO {
-                    errs.push(FieldError::invalid(
-                        storage_path,
-                        q.canonical(),
-                        "must be greater than zero",
-                    ));
-                }
+            if let Some(q) = parse_quantity(raw, &storage_path, &mut errs)
+                && q <= Quantity::ZERO
+            {
+                errs.push(FieldError::invalid(
+                    storage_path,
+                    q.canonical(),
+                    "must be greater than zero",
+                ));
             }
         }
     }
@@ -174,16 +174,17 @@ fn validate_claim_spec_update(
         .and_then(|c| c.get("storage"))
         .and_then(|q| Quantity::parse(&q.0).ok())
         .unwrap_or(Quantity::ZERO);
-    if let (Some(ns), Some(os)) = (storage_request(new), storage_request(old)) {
-        if ns < os && ns <= capacity {
-            errs.push(FieldError::forbidden(
-                FieldPath::new("spec")
-                    .child("resources")
-                    .child("requests")
-                    .child("storage"),
-                "field can not be less than status.capacity",
-            ));
-        }
+    if let (Some(ns), Some(os)) = (storage_request(new), storage_request(old))
+        && ns < os
+        && ns <= capacity
+    {
+        errs.push(FieldError::forbidden(
+            FieldPath::new("spec")
+                .child("resources")
+                .child("requests")
+                .child("storage"),
+            "field can not be less than status.capacity",
+        ));
     }
     errs
 }
