@@ -1,6 +1,7 @@
 //! Resources of the `autoscaling` API group.
 
 pub mod horizontal_pod_autoscaler_v2;
+pub mod common;
 pub mod horizontal_pod_autoscaler_v1;
 
 use crate::catalog::ResourceInfo;

@@ -3,6 +3,7 @@
 pub mod ingress_class;
 pub mod ingress;
 pub mod ip_address;
+pub mod net;
 pub mod network_policy;
 pub mod service_cidr;
 
