@@ -40,20 +40,6 @@ pub(crate) fn nonnegative_opt(
     }
 }
 
-/// `ValidateImmutableField`: report `path` when `new` differs from `old`, printing `shown`
-/// (the new value, already rendered as upstream prints it).
-pub(crate) fn immutable<T: PartialEq>(
-    errs: &mut ErrorList,
-    path: FieldPath,
-    new: &T,
-    old: &T,
-    shown: Value,
-) {
-    if new != old {
-        errs.push(FieldError::invalid(path, shown, IMMUTABLE_MSG));
-    }
-}
-
 /// Go's `%q` rendering of an optional string as an `Invalid value` (nil prints `""`).
 pub(crate) fn str_value(s: Option<&String>) -> Value {
     Value::Str(s.cloned().unwrap_or_default())
