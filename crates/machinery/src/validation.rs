@@ -173,13 +173,13 @@ pub fn is_valid_path_segment_name(value: &str) -> Vec<String> {
     errs
 }
 
-/// Problems with `value` as a generateName prefix under a name rule: upstream validates the
-/// prefix with trailing dashes removed (a random suffix follows them).
-pub fn mask_trailing_dash(prefix: &str) -> &str {
+/// A name prefix (`generateName`) made checkable by a name rule: a random suffix follows the
+/// prefix, so upstream's `maskTrailingDash` replaces a trailing `x-` with `a`.
+pub fn mask_trailing_dash(prefix: &str) -> String {
     if prefix.len() > 1 && prefix.ends_with('-') {
-        &prefix[..prefix.len() - 1]
+        format!("{}a", &prefix[..prefix.len() - 2])
     } else {
-        prefix
+        prefix.to_string()
     }
 }
 

@@ -26,11 +26,7 @@ pub fn generate_name_problems(prefix: &str, rule: NameRule) -> Vec<String> {
     if rule == NameRule::PathSegment {
         return v::is_valid_path_segment_name(prefix);
     }
-    let masked = if prefix.len() > 1 && prefix.ends_with('-') {
-        format!("{}a", &prefix[..prefix.len() - 2])
-    } else {
-        prefix.to_string()
-    };
+    let masked = v::mask_trailing_dash(prefix);
     name_problems(&masked, rule)
 }
 

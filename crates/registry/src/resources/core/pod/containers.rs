@@ -377,7 +377,7 @@ fn validate_env_from(sources: &[EnvFromSource], path: &FieldPath) -> ErrorList {
                 errs.push(FieldError::required(np, ""));
             } else {
                 errs.extend(v::wrap(
-                    v::is_dns1123_subdomain(v::mask_trailing_dash(name)),
+                    v::is_dns1123_subdomain(&v::mask_trailing_dash(name)),
                     name,
                     &np,
                 ));
