@@ -44,19 +44,28 @@ impl Authorizer for Bootstrap {
             return Decision::Allow;
         }
         if let Some(path) = &attrs.path {
-            let public = PUBLIC_PATHS.iter().any(|p| path == p || path.starts_with(&format!("{p}/")));
+            let public = PUBLIC_PATHS
+                .iter()
+                .any(|p| path == p || path.starts_with(&format!("{p}/")));
             if public && attrs.verb == "get" {
                 return Decision::Allow;
             }
             // `system:discovery` and `system:basic-user`: authenticated users may discover.
-            let discovery = path == "/api" || path == "/apis" || path.starts_with("/api/") || path.starts_with("/apis/") || path.starts_with("/openapi");
+            let discovery = path == "/api"
+                || path == "/apis"
+                || path.starts_with("/api/")
+                || path.starts_with("/apis/")
+                || path.starts_with("/openapi");
             if discovery && attrs.verb == "get" && !user.is_anonymous() {
                 return Decision::Allow;
             }
             return Decision::Deny(String::new());
         }
         // Self reviews are open to every authenticated user (`system:basic-user`).
-        let self_review = matches!(attrs.resource.as_str(), "selfsubjectaccessreviews" | "selfsubjectrulesreviews" | "selfsubjectreviews");
+        let self_review = matches!(
+            attrs.resource.as_str(),
+            "selfsubjectaccessreviews" | "selfsubjectrulesreviews" | "selfsubjectreviews"
+        );
         if self_review && attrs.verb == "create" && !user.is_anonymous() {
             return Decision::Allow;
         }
@@ -68,10 +77,20 @@ impl Authorizer for Bootstrap {
 /// in the namespace "default"`.
 pub fn forbidden_reason(user: &UserInfo, attrs: &Attributes) -> String {
     if let Some(path) = &attrs.path {
-        return format!("User \"{}\" cannot {} path \"{}\"", user.name, attrs.verb, path);
+        return format!(
+            "User \"{}\" cannot {} path \"{}\"",
+            user.name, attrs.verb, path
+        );
     }
-    let resource = if attrs.subresource.is_empty() { attrs.resource.clone() } else { format!("{}/{}", attrs.resource, attrs.subresource) };
-    let mut s = format!("User \"{}\" cannot {} resource \"{}\" in API group \"{}\"", user.name, attrs.verb, resource, attrs.group);
+    let resource = if attrs.subresource.is_empty() {
+        attrs.resource.clone()
+    } else {
+        format!("{}/{}", attrs.resource, attrs.subresource)
+    };
+    let mut s = format!(
+        "User \"{}\" cannot {} resource \"{}\" in API group \"{}\"",
+        user.name, attrs.verb, resource, attrs.group
+    );
     if attrs.namespace.is_empty() {
         s.push_str(" at the cluster scope");
     } else {

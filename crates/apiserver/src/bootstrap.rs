@@ -7,12 +7,17 @@ use rkube_machinery::ApiError;
 use serde_json::json;
 
 /// Namespaces upstream creates at start-up.
-pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// Create what is missing; existing objects are left alone (a restart changes nothing).
 pub async fn run(api: &Api, advertise_ip: &str, port: u16) -> Result<(), ApiError> {
     for ns in SYSTEM_NAMESPACES {
-        api.ensure("/api/v1/namespaces", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})).await?;
+        api.ensure(
+            "/api/v1/namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        )
+        .await?;
     }
     let svc = json!({
         "apiVersion": "v1", "kind": "Service",
@@ -21,22 +26,44 @@ pub async fn run(api: &Api, advertise_ip: &str, port: u16) -> Result<(), ApiErro
                  "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
                  "sessionAffinity": "None"}
     });
-    api.ensure("/api/v1/namespaces/default/services", svc).await?;
+    api.ensure("/api/v1/namespaces/default/services", svc)
+        .await?;
     let subsets = json!([{"addresses": [{"ip": advertise_ip}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]);
     let endpoints = json!({"apiVersion": "v1", "kind": "Endpoints",
         "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}}, "subsets": subsets});
-    match api.call(Method::GET, "/api/v1/namespaces/default/endpoints/kubernetes", "", None).await {
+    match api
+        .call(
+            Method::GET,
+            "/api/v1/namespaces/default/endpoints/kubernetes",
+            "",
+            None,
+        )
+        .await
+    {
         Ok(current) if current.get("subsets") == Some(&subsets) => {}
         Ok(_) => {
-            api.call(Method::PATCH, "/api/v1/namespaces/default/endpoints/kubernetes", "", Some(&json!({"subsets": subsets}))).await?;
+            api.call(
+                Method::PATCH,
+                "/api/v1/namespaces/default/endpoints/kubernetes",
+                "",
+                Some(&json!({"subsets": subsets})),
+            )
+            .await?;
         }
-        Err(_) => api.ensure("/api/v1/namespaces/default/endpoints", endpoints).await?,
+        Err(_) => {
+            api.ensure("/api/v1/namespaces/default/endpoints", endpoints)
+                .await?
+        }
     }
     let slice = json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
         "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io"}},
         "addressType": "IPv4",
         "endpoints": [{"addresses": [advertise_ip], "conditions": {"ready": true}}],
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}]});
-    api.ensure("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", slice).await?;
+    api.ensure(
+        "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+        slice,
+    )
+    .await?;
     Ok(())
 }

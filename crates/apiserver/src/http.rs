@@ -13,14 +13,20 @@ pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 
 /// A JSON response.
 pub fn json(code: u16, value: &Value) -> Response {
-    json_bytes(code, Bytes::from(serde_json::to_vec(value).expect("JSON values always serialize")))
+    json_bytes(
+        code,
+        Bytes::from(serde_json::to_vec(value).expect("JSON values always serialize")),
+    )
 }
 
 /// A response whose body is already JSON.
 pub fn json_bytes(code: u16, body: Bytes) -> Response {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -53,9 +59,13 @@ pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
                 .is_some_and(|s| s.to_string().contains("length limit exceeded"))
                 || e.to_string().contains("length limit");
             if too_large {
-                Err(ApiError::too_large(format!("Request entity too large: limit is {MAX_BODY_BYTES}")))
+                Err(ApiError::too_large(format!(
+                    "Request entity too large: limit is {MAX_BODY_BYTES}"
+                )))
             } else {
-                Err(ApiError::bad_request(format!("unable to read the request body: {e}")))
+                Err(ApiError::bad_request(format!(
+                    "unable to read the request body: {e}"
+                )))
             }
         }
     }
@@ -88,7 +98,11 @@ pub fn decode_body(body: &[u8], content_type: &str, kind: &str) -> Result<Value,
 
 /// serde_json's error in the words of Go's encoding/json where they differ in a way users see.
 fn json_error_text(e: &serde_json::Error) -> String {
-    if e.is_eof() { "unexpected end of JSON input".to_string() } else { e.to_string() }
+    if e.is_eof() {
+        "unexpected end of JSON input".to_string()
+    } else {
+        e.to_string()
+    }
 }
 
 /// Parsed query parameters.
@@ -99,15 +113,23 @@ pub struct Query {
 
 impl Query {
     pub fn parse(q: &str) -> Self {
-        Self { pairs: form_urlencoded::parse(q.as_bytes()).into_owned().collect() }
+        Self {
+            pairs: form_urlencoded::parse(q.as_bytes()).into_owned().collect(),
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn get_all(&self, key: &str) -> impl Iterator<Item = &str> {
-        self.pairs.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn flag(&self, key: &str) -> bool {
@@ -118,10 +140,9 @@ impl Query {
     pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
         match self.get(key) {
             None | Some("") => Ok(None),
-            Some(v) => v
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| ApiError::bad_request(format!("invalid value for {key}: {v:?} is not an integer"))),
+            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
+                ApiError::bad_request(format!("invalid value for {key}: {v:?} is not an integer"))
+            }),
         }
     }
 

@@ -61,7 +61,11 @@ impl Running {
 
 /// The address clients on this machine use: loopback when bound to every interface.
 fn advertise_ip(bind: IpAddr) -> IpAddr {
-    if bind.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { bind }
+    if bind.is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        bind
+    }
 }
 
 /// Start the API server over `store`; it stops when `shutdown` completes.
@@ -86,8 +90,12 @@ pub async fn start(
             Err(_) => hostnames.push(san.clone()),
         }
     }
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-    let pki = Arc::new(pki::load_or_create(&config.data_dir, &pki::PkiOptions { hostnames, ips })?);
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    let pki = Arc::new(pki::load_or_create(
+        &config.data_dir,
+        &pki::PkiOptions { hostnames, ips },
+    )?);
 
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(config.bind_address, config.port))
         .await
@@ -98,10 +106,18 @@ pub async fn start(
 
     let strategies: Vec<_> = rkube_registry::catalog::RESOURCES
         .iter()
-        .filter_map(|info| rkube_registry::strategy_for(info).map(|s| (info, Arc::<dyn rkube_registry::Strategy>::from(s))))
+        .filter_map(|info| {
+            rkube_registry::strategy_for(info)
+                .map(|s| (info, Arc::<dyn rkube_registry::Strategy>::from(s)))
+        })
         .collect();
     let caches = watchcache::WatchCaches::start(store.clone(), strategies.clone()).await?;
-    let api = Arc::new(handler::Api::new(storage::ObjectStore::new(store), caches, strategies, allocator));
+    let api = Arc::new(handler::Api::new(
+        storage::ObjectStore::new(store),
+        caches,
+        strategies,
+        allocator,
+    ));
     let authn = authn::Authenticator::new(config.token_auth_file.as_deref())?;
     let app = Arc::new(server::App {
         api: api.clone(),
@@ -111,11 +127,23 @@ pub async fn start(
         ready: Default::default(),
     });
     let router = server::router(app.clone());
-    let task = tokio::spawn(serve::serve(listener, pki.server_config(), router, shutdown));
+    let task = tokio::spawn(serve::serve(
+        listener,
+        pki.server_config(),
+        router,
+        shutdown,
+    ));
 
-    bootstrap::run(&api, &advertise.to_string(), addr.port()).await.map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
+    bootstrap::run(&api, &advertise.to_string(), addr.port())
+        .await
+        .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
     app.ready.store(true, Ordering::SeqCst);
     tokio::spawn(namespaces::run(api.clone(), pki.ca_cert_pem().to_string()));
     tracing::info!(%addr, "rkube API server ready");
-    Ok(Running { addr, api, pki, task })
+    Ok(Running {
+        addr,
+        api,
+        pki,
+        task,
+    })
 }

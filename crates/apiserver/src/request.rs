@@ -33,11 +33,19 @@ pub fn is_watch_query(query: &str) -> bool {
 pub fn parse(method: &Method, path: &str, query: &str) -> Option<RequestInfo> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, rest) = match parts.as_slice() {
-        ["api", version, rest @ ..] if !rest.is_empty() => (String::new(), version.to_string(), rest),
-        ["apis", group, version, rest @ ..] if !rest.is_empty() => (group.to_string(), version.to_string(), rest),
+        ["api", version, rest @ ..] if !rest.is_empty() => {
+            (String::new(), version.to_string(), rest)
+        }
+        ["apis", group, version, rest @ ..] if !rest.is_empty() => {
+            (group.to_string(), version.to_string(), rest)
+        }
         _ => return None,
     };
-    let mut info = RequestInfo { group, version, ..Default::default() };
+    let mut info = RequestInfo {
+        group,
+        version,
+        ..Default::default()
+    };
     let mut rest: Vec<&str> = rest.to_vec();
     let mut watch_path = false;
     if rest.first() == Some(&"watch") {
@@ -47,7 +55,10 @@ pub fn parse(method: &Method, path: &str, query: &str) -> Option<RequestInfo> {
     }
     // `namespaces/{ns}/{resource}...` is namespaced; `namespaces/{ns}` alone is the namespace object.
     // (`namespaces/{ns}/status` and `/finalize` are subresources of the namespace itself.)
-    if rest.len() >= 3 && rest[0] == "namespaces" && !(rest.len() == 3 && matches!(rest[2], "status" | "finalize")) {
+    if rest.len() >= 3
+        && rest[0] == "namespaces"
+        && !(rest.len() == 3 && matches!(rest[2], "status" | "finalize"))
+    {
         info.namespace = Some(rest[1].to_string());
         rest.drain(0..2);
     }
@@ -89,17 +100,44 @@ mod tests {
 
     #[test]
     fn parses_resource_paths() {
-        let i = parse(&Method::GET, "/api/v1/namespaces/default/pods/web/status", "").unwrap();
-        assert_eq!((i.namespace.as_deref(), i.resource.as_str(), i.name.as_deref(), i.subresource.as_deref(), i.verb.as_str()),
-                   (Some("default"), "pods", Some("web"), Some("status"), "get"));
+        let i = parse(
+            &Method::GET,
+            "/api/v1/namespaces/default/pods/web/status",
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                i.namespace.as_deref(),
+                i.resource.as_str(),
+                i.name.as_deref(),
+                i.subresource.as_deref(),
+                i.verb.as_str()
+            ),
+            (Some("default"), "pods", Some("web"), Some("status"), "get")
+        );
         let i = parse(&Method::GET, "/apis/apps/v1/deployments", "watch=true").unwrap();
-        assert_eq!((i.group.as_str(), i.resource.as_str(), i.verb.as_str()), ("apps", "deployments", "watch"));
+        assert_eq!(
+            (i.group.as_str(), i.resource.as_str(), i.verb.as_str()),
+            ("apps", "deployments", "watch")
+        );
         let i = parse(&Method::GET, "/api/v1/namespaces/kube-system", "").unwrap();
-        assert_eq!((i.resource.as_str(), i.name.as_deref(), i.namespace), ("namespaces", Some("kube-system"), None));
+        assert_eq!(
+            (i.resource.as_str(), i.name.as_deref(), i.namespace),
+            ("namespaces", Some("kube-system"), None)
+        );
         let i = parse(&Method::DELETE, "/api/v1/namespaces/x/configmaps", "").unwrap();
         assert_eq!(i.verb, "deletecollection");
         let i = parse(&Method::PUT, "/api/v1/namespaces/x/finalize", "").unwrap();
-        assert_eq!((i.namespace, i.resource.as_str(), i.name.as_deref(), i.subresource.as_deref()), (None, "namespaces", Some("x"), Some("finalize")));
+        assert_eq!(
+            (
+                i.namespace,
+                i.resource.as_str(),
+                i.name.as_deref(),
+                i.subresource.as_deref()
+            ),
+            (None, "namespaces", Some("x"), Some("finalize"))
+        );
         assert!(parse(&Method::GET, "/api/v1", "").is_none());
         assert!(parse(&Method::GET, "/apis/apps", "").is_none());
     }

@@ -14,15 +14,29 @@ fn attributes_of(spec: &Value, namespace_override: Option<&str>) -> Attributes {
             group: s("group"),
             resource: s("resource"),
             subresource: s("subresource"),
-            namespace: namespace_override.map(str::to_string).unwrap_or_else(|| s("namespace")),
+            namespace: namespace_override
+                .map(str::to_string)
+                .unwrap_or_else(|| s("namespace")),
             name: s("name"),
             path: None,
         }
     } else {
-        let n = spec.get("nonResourceAttributes").cloned().unwrap_or_default();
+        let n = spec
+            .get("nonResourceAttributes")
+            .cloned()
+            .unwrap_or_default();
         Attributes {
-            verb: n.get("verb").and_then(Value::as_str).unwrap_or("").to_string(),
-            path: Some(n.get("path").and_then(Value::as_str).unwrap_or("").to_string()),
+            verb: n
+                .get("verb")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            path: Some(
+                n.get("path")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            ),
             ..Default::default()
         }
     }
@@ -37,16 +51,39 @@ fn decide(authz: &dyn Authorizer, user: &UserInfo, attrs: &Attributes) -> Value 
 }
 
 /// Answer a review of kind `resource` created by `user`.
-pub fn review(authz: &dyn Authorizer, resource: &str, user: &UserInfo, namespace: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
-    let mut obj: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("unable to decode review: {e}")))?;
+pub fn review(
+    authz: &dyn Authorizer,
+    resource: &str,
+    user: &UserInfo,
+    namespace: Option<&str>,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let mut obj: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("unable to decode review: {e}")))?;
     let spec = obj.get("spec").cloned().unwrap_or_default();
     let status = match resource {
         "selfsubjectaccessreviews" => decide(authz, user, &attributes_of(&spec, None)),
         "localsubjectaccessreviews" | "subjectaccessreviews" => {
             let subject = UserInfo {
-                name: spec.get("user").and_then(Value::as_str).unwrap_or("").to_string(),
-                uid: spec.get("uid").and_then(Value::as_str).unwrap_or("").to_string(),
-                groups: spec.get("groups").and_then(Value::as_array).map(|a| a.iter().filter_map(|g| g.as_str().map(str::to_string)).collect()).unwrap_or_default(),
+                name: spec
+                    .get("user")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                uid: spec
+                    .get("uid")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                groups: spec
+                    .get("groups")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|g| g.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 extra: Default::default(),
             };
             decide(authz, &subject, &attributes_of(&spec, namespace))
@@ -63,11 +100,24 @@ pub fn review(authz: &dyn Authorizer, resource: &str, user: &UserInfo, namespace
         }
         "selfsubjectrulesreviews" => {
             let all = user.groups.iter().any(|g| g == "system:masters");
-            let rules = if all { json!([{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]) } else { json!([]) };
-            let nonres = if all { json!([{"verbs": ["*"], "nonResourceURLs": ["*"]}]) } else { json!([]) };
+            let rules = if all {
+                json!([{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}])
+            } else {
+                json!([])
+            };
+            let nonres = if all {
+                json!([{"verbs": ["*"], "nonResourceURLs": ["*"]}])
+            } else {
+                json!([])
+            };
             json!({"resourceRules": rules, "nonResourceRules": nonres, "incomplete": false})
         }
-        other => return Err(ApiError::method_not_supported(&rkube_machinery::GroupResource::new("", other), "create")),
+        other => {
+            return Err(ApiError::method_not_supported(
+                &rkube_machinery::GroupResource::new("", other),
+                "create",
+            ));
+        }
     };
     obj["status"] = status;
     if obj.get("metadata").is_none() {

@@ -52,10 +52,22 @@ async fn entry(State(app): State<Arc<App>>, req: Request) -> Response {
     let user = match crate::authn::impersonate(&user, &parts.headers) {
         Ok(Some(target)) => {
             // Impersonation itself needs the `impersonate` verb on users/groups.
-            let attrs = Attributes { verb: "impersonate".into(), resource: "users".into(), name: target.name.clone(), ..Default::default() };
+            let attrs = Attributes {
+                verb: "impersonate".into(),
+                resource: "users".into(),
+                name: target.name.clone(),
+                ..Default::default()
+            };
             if app.authz.authorize(&user, &attrs) != Decision::Allow {
                 let gr = GroupResource::new("", "users");
-                return crate::http::error(&ApiError::forbidden(&gr, &target.name, &format!("User \"{}\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope", user.name)));
+                return crate::http::error(&ApiError::forbidden(
+                    &gr,
+                    &target.name,
+                    &format!(
+                        "User \"{}\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope",
+                        user.name
+                    ),
+                ));
             }
             target
         }
@@ -74,7 +86,11 @@ async fn entry(State(app): State<Arc<App>>, req: Request) -> Response {
         Method::DELETE => "delete",
         _ => "unknown",
     };
-    let attrs = Attributes { verb: verb.into(), path: Some(path.clone()), ..Default::default() };
+    let attrs = Attributes {
+        verb: verb.into(),
+        path: Some(path.clone()),
+        ..Default::default()
+    };
     if let Decision::Deny(_) = app.authz.authorize(&user, &attrs) {
         return crate::http::error(&forbidden_path(&user, &attrs));
     }
@@ -82,31 +98,61 @@ async fn entry(State(app): State<Arc<App>>, req: Request) -> Response {
 }
 
 fn forbidden_path(user: &UserInfo, attrs: &Attributes) -> ApiError {
-    ApiError::new(403, rkube_machinery::StatusReason::Forbidden, format!("forbidden: {}", forbidden_reason(user, attrs)))
+    ApiError::new(
+        403,
+        rkube_machinery::StatusReason::Forbidden,
+        format!("forbidden: {}", forbidden_reason(user, attrs)),
+    )
 }
 
 fn text(code: u16, body: String) -> Response {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::OK);
-    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
-    r.headers_mut().insert("X-Content-Type-Options", http::HeaderValue::from_static("nosniff"));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        "X-Content-Type-Options",
+        http::HeaderValue::from_static("nosniff"),
+    );
     r
 }
 
 /// Health checks with upstream's `?verbose` listing.
 fn health(app: &App, name: &str, query: &str) -> Response {
     let ready = name != "readyz" || app.ready.load(Ordering::SeqCst);
-    let checks = [("ping", true), ("etcd", true), ("poststarthook/bootstrap-controller", ready)];
+    let checks = [
+        ("ping", true),
+        ("etcd", true),
+        ("poststarthook/bootstrap-controller", ready),
+    ];
     let verbose = Query::parse(query).get("verbose").is_some();
     if verbose {
         let mut out = String::new();
         for (c, ok) in checks {
-            out.push_str(&format!("[{}]{c} {}\n", if ok { "+" } else { "-" }, if ok { "ok" } else { "failed: not finished" }));
+            out.push_str(&format!(
+                "[{}]{c} {}\n",
+                if ok { "+" } else { "-" },
+                if ok { "ok" } else { "failed: not finished" }
+            ));
         }
-        out.push_str(&format!("{name} check {}\n", if ready { "passed" } else { "failed" }));
+        out.push_str(&format!(
+            "{name} check {}\n",
+            if ready { "passed" } else { "failed" }
+        ));
         return text(if ready { 200 } else { 500 }, out);
     }
-    if ready { text(200, "ok".into()) } else { text(500, format!("[-]poststarthook/bootstrap-controller failed: reason withheld\n{name} check failed\n")) }
+    if ready {
+        text(200, "ok".into())
+    } else {
+        text(
+            500,
+            format!(
+                "[-]poststarthook/bootstrap-controller failed: reason withheld\n{name} check failed\n"
+            ),
+        )
+    }
 }
 
 /// The version document (`/version`).
@@ -137,7 +183,8 @@ fn aggregated_response(doc: Value, version: discovery::AggregatedVersion) -> Res
     if let Ok(v) = http::HeaderValue::from_str(&ct) {
         r.headers_mut().insert(http::header::CONTENT_TYPE, v);
     }
-    r.headers_mut().insert("Vary", http::HeaderValue::from_static("Accept"));
+    r.headers_mut()
+        .insert("Vary", http::HeaderValue::from_static("Accept"));
     r
 }
 
@@ -169,7 +216,9 @@ fn non_resource(app: &App, path: &str, query: &str, headers: &http::HeaderMap) -
     let doc = match parts.as_slice() {
         ["openapi", "v3"] => Some(rkube_registry::openapi::index()),
         ["openapi", "v3", "api", version] => rkube_registry::openapi::group_version("", version),
-        ["openapi", "v3", "apis", group, version] => rkube_registry::openapi::group_version(group, version),
+        ["openapi", "v3", "apis", group, version] => {
+            rkube_registry::openapi::group_version(group, version)
+        }
         ["api", version] => discovery::resource_list("", version),
         ["apis", group] => discovery::api_group(group),
         ["apis", group, version] => discovery::resource_list(group, version),
@@ -211,15 +260,29 @@ async fn resource_request(
         if user.is_anonymous() {
             why = forbidden_reason(&user, &attrs);
         }
-        return crate::http::error(&ApiError::forbidden(&gr, info.name.as_deref().unwrap_or(""), &why));
+        return crate::http::error(&ApiError::forbidden(
+            &gr,
+            info.name.as_deref().unwrap_or(""),
+            &why,
+        ));
     }
     let body = match read_body(body).await {
         Ok(b) => b,
         Err(e) => return crate::http::error(&e),
     };
     // Virtual resources answered by the server itself.
-    if matches!(resource.group, "authorization.k8s.io" | "authentication.k8s.io") && info.verb == "create" {
-        return match crate::reviews::review(app.authz.as_ref(), resource.plural, &user, info.namespace.as_deref(), &body) {
+    if matches!(
+        resource.group,
+        "authorization.k8s.io" | "authentication.k8s.io"
+    ) && info.verb == "create"
+    {
+        return match crate::reviews::review(
+            app.authz.as_ref(),
+            resource.plural,
+            &user,
+            info.namespace.as_deref(),
+            &body,
+        ) {
             Ok(v) => json(201, &v),
             Err(e) => crate::http::error(&e),
         };

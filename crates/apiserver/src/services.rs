@@ -25,12 +25,17 @@ pub struct Cidr {
 
 impl Cidr {
     pub fn parse(s: &str) -> anyhow::Result<Self> {
-        let (ip, len) = s.split_once('/').ok_or_else(|| anyhow::anyhow!("{s:?} is not a CIDR (want a.b.c.d/n)"))?;
+        let (ip, len) = s
+            .split_once('/')
+            .ok_or_else(|| anyhow::anyhow!("{s:?} is not a CIDR (want a.b.c.d/n)"))?;
         let ip: Ipv4Addr = ip.parse().map_err(|e| anyhow::anyhow!("{s:?}: {e}"))?;
         let prefix: u8 = len.parse().map_err(|e| anyhow::anyhow!("{s:?}: {e}"))?;
         anyhow::ensure!(prefix <= 30, "{s:?}: the range is too small for services");
         let mask = u32::MAX.checked_shl(32 - prefix as u32).unwrap_or(0);
-        Ok(Self { base: Ipv4Addr::from(u32::from(ip) & mask), prefix })
+        Ok(Self {
+            base: Ipv4Addr::from(u32::from(ip) & mask),
+            prefix,
+        })
     }
 
     pub fn size(&self) -> u32 {
@@ -56,7 +61,10 @@ pub struct ServiceAllocator {
 
 impl ServiceAllocator {
     pub fn new(cidr: Cidr) -> Self {
-        Self { cidr, lock: Mutex::new(()) }
+        Self {
+            cidr,
+            lock: Mutex::new(()),
+        }
     }
 
     /// The `kubernetes` Service's address: the first of the range.
@@ -68,19 +76,21 @@ impl ServiceAllocator {
 fn used(api: &Api) -> (HashSet<Ipv4Addr>, HashSet<u16>) {
     let mut ips = HashSet::new();
     let mut ports = HashSet::new();
-    if let Some(info) = rkube_registry::catalog::find("", "v1", "services") {
-        if let Some(cache) = api.caches.get(info) {
-            for o in cache.list(&Default::default()).items {
-                let Ok(svc) = serde_json::from_slice::<Value>(&o.json) else { continue };
-                for ip in svc["spec"]["clusterIPs"].as_array().into_iter().flatten() {
-                    if let Some(ip) = ip.as_str().and_then(|s| s.parse().ok()) {
-                        ips.insert(ip);
-                    }
+    if let Some(info) = rkube_registry::catalog::find("", "v1", "services")
+        && let Some(cache) = api.caches.get(info)
+    {
+        for o in cache.list(&Default::default()).items {
+            let Ok(svc) = serde_json::from_slice::<Value>(&o.json) else {
+                continue;
+            };
+            for ip in svc["spec"]["clusterIPs"].as_array().into_iter().flatten() {
+                if let Some(ip) = ip.as_str().and_then(|s| s.parse().ok()) {
+                    ips.insert(ip);
                 }
-                for p in svc["spec"]["ports"].as_array().into_iter().flatten() {
-                    if let Some(np) = p["nodePort"].as_u64() {
-                        ports.insert(np as u16);
-                    }
+            }
+            for p in svc["spec"]["ports"].as_array().into_iter().flatten() {
+                if let Some(np) = p["nodePort"].as_u64() {
+                    ports.insert(np as u16);
                 }
             }
         }
@@ -112,7 +122,10 @@ pub async fn create_service(
     }
     api.caches.sync().await?;
     let (used_ips, used_ports) = used(api);
-    let spec_type = svc["spec"]["type"].as_str().unwrap_or("ClusterIP").to_string();
+    let spec_type = svc["spec"]["type"]
+        .as_str()
+        .unwrap_or("ClusterIP")
+        .to_string();
     let path = FieldPath::new("spec");
     if spec_type != "ExternalName" {
         let requested = svc["spec"]["clusterIP"].as_str().unwrap_or("").to_string();
@@ -121,27 +134,50 @@ pub async fn create_service(
             "" => {
                 let size = alloc.cidr.size();
                 // Start at a pseudo-random offset so addresses spread like upstream's.
-                let start = (uuid::Uuid::new_v4().as_u128() % u128::from(size.max(4) - 3)) as u32 + 2;
+                let start =
+                    (uuid::Uuid::new_v4().as_u128() % u128::from(size.max(4) - 3)) as u32 + 2;
                 let found = (0..size - 3)
                     .map(|i| alloc.cidr.nth(2 + (start - 2 + i) % (size - 3)))
                     .find(|ip| !used_ips.contains(ip));
                 match found {
                     Some(ip) => Some(ip),
-                    None => return Err(ApiError::internal("failed to allocate a serviceIP: range is full")),
+                    None => {
+                        return Err(ApiError::internal(
+                            "failed to allocate a serviceIP: range is full",
+                        ));
+                    }
                 }
             }
             s => {
-                let ip: Ipv4Addr = s.parse().map_err(|_| invalid(req, &name, path.child("clusterIPs").index(0), s, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))?;
+                let ip: Ipv4Addr = s.parse().map_err(|_| {
+                    invalid(
+                        req,
+                        &name,
+                        path.child("clusterIPs").index(0),
+                        s,
+                        "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+                    )
+                })?;
                 if !alloc.cidr.contains(ip) {
-                    return Err(invalid(req, &name, path.child("clusterIPs").index(0), s, &format!(
-                        "failed to allocate IP {s}: the provided IP ({s}) is not in the valid range. The range of valid IPs is {}/{}",
-                        alloc.cidr.base, alloc.cidr.prefix
-                    )));
+                    return Err(invalid(
+                        req,
+                        &name,
+                        path.child("clusterIPs").index(0),
+                        s,
+                        &format!(
+                            "failed to allocate IP {s}: the provided IP ({s}) is not in the valid range. The range of valid IPs is {}/{}",
+                            alloc.cidr.base, alloc.cidr.prefix
+                        ),
+                    ));
                 }
                 if used_ips.contains(&ip) {
-                    return Err(invalid(req, &name, path.child("clusterIPs").index(0), s, &format!(
-                        "failed to allocate IP {s}: provided IP is already allocated"
-                    )));
+                    return Err(invalid(
+                        req,
+                        &name,
+                        path.child("clusterIPs").index(0),
+                        s,
+                        &format!("failed to allocate IP {s}: provided IP is already allocated"),
+                    ));
                 }
                 Some(ip)
             }
@@ -158,15 +194,27 @@ pub async fn create_service(
                     Some(np) if np > 0 => {
                         let np = np as u16;
                         if taken.contains(&np) {
-                            return Err(invalid(req, &name, path.child("ports").index(i).child("nodePort"), &np.to_string(), &format!("provided port is already allocated")));
+                            return Err(invalid(
+                                req,
+                                &name,
+                                path.child("ports").index(i).child("nodePort"),
+                                &np.to_string(),
+                                "provided port is already allocated",
+                            ));
                         }
                         taken.insert(np);
                     }
                     _ => {
                         let span = (*NODE_PORTS.end() - *NODE_PORTS.start()) as u32 + 1;
                         let start = (uuid::Uuid::new_v4().as_u128() % u128::from(span)) as u32;
-                        let np = (0..span).map(|k| *NODE_PORTS.start() + ((start + k) % span) as u16).find(|p| !taken.contains(p));
-                        let Some(np) = np else { return Err(ApiError::internal("failed to allocate a nodePort: range is full")) };
+                        let np = (0..span)
+                            .map(|k| *NODE_PORTS.start() + ((start + k) % span) as u16)
+                            .find(|p| !taken.contains(p));
+                        let Some(np) = np else {
+                            return Err(ApiError::internal(
+                                "failed to allocate a nodePort: range is full",
+                            ));
+                        };
                         taken.insert(np);
                         p["nodePort"] = Value::from(np);
                     }
@@ -175,10 +223,16 @@ pub async fn create_service(
         }
     }
     if dry_run {
-        return Ok(crate::handler::create_with_warnings(crate::http::json(201, &svc), &warnings));
+        return Ok(crate::handler::create_with_warnings(
+            crate::http::json(201, &svc),
+            &warnings,
+        ));
     }
     let created = api.store.create(key, svc, None, &gr, &name).await?;
-    Ok(crate::handler::create_with_warnings(crate::http::json(201, &created), &warnings))
+    Ok(crate::handler::create_with_warnings(
+        crate::http::json(201, &created),
+        &warnings,
+    ))
 }
 
 #[cfg(test)]

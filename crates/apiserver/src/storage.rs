@@ -36,8 +36,9 @@ pub fn encode(obj: &Value) -> Bytes {
 
 /// Decode a stored value and stamp its resourceVersion.
 pub fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
-    let mut obj: Value = serde_json::from_slice(&kv.value)
-        .map_err(|e| ApiError::internal(format!("stored object {} is not valid JSON: {e}", kv.key)))?;
+    let mut obj: Value = serde_json::from_slice(&kv.value).map_err(|e| {
+        ApiError::internal(format!("stored object {} is not valid JSON: {e}", kv.key))
+    })?;
     set_resource_version(&mut obj, kv.mod_revision);
     Ok(obj)
 }
@@ -52,7 +53,10 @@ pub fn api_error(e: StoreError, gr: &GroupResource, name: &str) -> ApiError {
         StoreError::AlreadyExists(_) => ApiError::already_exists(gr, name),
         StoreError::NotFound(_) => ApiError::not_found(gr, name),
         StoreError::Conflict { .. } => ApiError::modified(gr, name),
-        StoreError::Compacted { requested, compacted } => ApiError::resource_expired(format!(
+        StoreError::Compacted {
+            requested,
+            compacted,
+        } => ApiError::resource_expired(format!(
             "The resourceVersion for the provided list is too old. (requested {requested}, compacted {compacted})"
         )),
         StoreError::FutureRevision { requested, current } => ApiError::timeout(format!(
@@ -68,9 +72,22 @@ impl ObjectStore {
         Self { store }
     }
 
-    pub async fn get(&self, key: &str, gr: &GroupResource, name: &str) -> Result<Option<Stored>, ApiError> {
-        match self.store.get(key).await.map_err(|e| api_error(e, gr, name))? {
-            Some(kv) => Ok(Some(Stored { object: decode(&kv)?, revision: kv.mod_revision })),
+    pub async fn get(
+        &self,
+        key: &str,
+        gr: &GroupResource,
+        name: &str,
+    ) -> Result<Option<Stored>, ApiError> {
+        match self
+            .store
+            .get(key)
+            .await
+            .map_err(|e| api_error(e, gr, name))?
+        {
+            Some(kv) => Ok(Some(Stored {
+                object: decode(&kv)?,
+                revision: kv.mod_revision,
+            })),
             None => Ok(None),
         }
     }
@@ -84,7 +101,11 @@ impl ObjectStore {
         gr: &GroupResource,
         name: &str,
     ) -> Result<Value, ApiError> {
-        let rev = self.store.create(key, encode(&obj), ttl).await.map_err(|e| api_error(e, gr, name))?;
+        let rev = self
+            .store
+            .create(key, encode(&obj), ttl)
+            .await
+            .map_err(|e| api_error(e, gr, name))?;
         set_resource_version(&mut obj, rev);
         Ok(obj)
     }
@@ -110,7 +131,13 @@ impl ObjectStore {
     }
 
     /// Delete if the key is still at `expected`. `Ok(None)` means someone else wrote first.
-    pub async fn delete(&self, key: &str, expected: Revision, gr: &GroupResource, name: &str) -> Result<Option<Value>, ApiError> {
+    pub async fn delete(
+        &self,
+        key: &str,
+        expected: Revision,
+        gr: &GroupResource,
+        name: &str,
+    ) -> Result<Option<Value>, ApiError> {
         match self.store.delete(key, expected).await {
             Ok((rev, kv)) => {
                 let mut obj = decode(&kv)?;

@@ -17,7 +17,11 @@ pub fn wants_table(headers: &HeaderMap) -> bool {
         .get_all(http::header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').next().is_some_and(|first| first.contains("as=Table")))
+        .any(|v| {
+            v.split(',')
+                .next()
+                .is_some_and(|first| first.contains("as=Table"))
+        })
 }
 
 /// A column definition.
@@ -27,19 +31,49 @@ fn column(name: &str, kind: &str, format: &str, description: &str) -> Value {
 
 /// The columns of a resource.
 fn columns(info: &ResourceInfo) -> Vec<Value> {
-    let name = column("Name", "string", "name", "Name must be unique within a namespace.");
-    let age = column("Age", "string", "", "CreationTimestamp is a timestamp representing the server time when this object was created.");
+    let name = column(
+        "Name",
+        "string",
+        "name",
+        "Name must be unique within a namespace.",
+    );
+    let age = column(
+        "Age",
+        "string",
+        "",
+        "CreationTimestamp is a timestamp representing the server time when this object was created.",
+    );
     match (info.group, info.plural) {
-        ("", "namespaces") => vec![name, column("Status", "string", "", "The status of the namespace"), age],
-        ("", "configmaps") => vec![name, column("Data", "integer", "", "Data contains the configuration data."), age],
-        ("", "secrets") => vec![name, column("Type", "string", "", "The type of the secret"), column("Data", "integer", "", "The number of data entries"), age],
+        ("", "namespaces") => vec![
+            name,
+            column("Status", "string", "", "The status of the namespace"),
+            age,
+        ],
+        ("", "configmaps") => vec![
+            name,
+            column(
+                "Data",
+                "integer",
+                "",
+                "Data contains the configuration data.",
+            ),
+            age,
+        ],
+        ("", "secrets") => vec![
+            name,
+            column("Type", "string", "", "The type of the secret"),
+            column("Data", "integer", "", "The number of data entries"),
+            age,
+        ],
         _ => vec![name, age],
     }
 }
 
 /// Upstream's short age: `5s`, `3m`, `2d4h`.
 pub fn age(created: Option<&str>) -> String {
-    let Some(ts) = created.and_then(|c| c.parse::<jiff::Timestamp>().ok()) else { return "<unknown>".into() };
+    let Some(ts) = created.and_then(|c| c.parse::<jiff::Timestamp>().ok()) else {
+        return "<unknown>".into();
+    };
     let secs = (jiff::Timestamp::now().as_second() - ts.as_second()).max(0);
     human_duration(secs)
 }
@@ -51,23 +85,39 @@ pub fn human_duration(secs: i64) -> String {
         format!("{secs}s")
     } else if m < 10 {
         let s = secs % 60;
-        if s == 0 { format!("{m}m") } else { format!("{m}m{s}s") }
+        if s == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{s}s")
+        }
     } else if m < 180 {
         format!("{m}m")
     } else if h < 8 {
         let mm = m % 60;
-        if mm == 0 { format!("{h}h") } else { format!("{h}h{mm}m") }
+        if mm == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h{mm}m")
+        }
     } else if h < 48 {
         format!("{h}h")
     } else if h < 24 * 8 {
         let hh = h % 24;
-        if hh == 0 { format!("{d}d") } else { format!("{d}d{hh}h") }
+        if hh == 0 {
+            format!("{d}d")
+        } else {
+            format!("{d}d{hh}h")
+        }
     } else if h < 24 * 365 * 2 {
         format!("{d}d")
     } else if h < 24 * 365 * 8 {
         let y = d / 365;
         let dd = d % 365;
-        if dd == 0 { format!("{y}y") } else { format!("{y}y{dd}d") }
+        if dd == 0 {
+            format!("{y}y")
+        } else {
+            format!("{y}y{dd}d")
+        }
     } else {
         format!("{}y", d / 365)
     }
@@ -79,7 +129,11 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
     let count = |v: &Value| v.as_object().map_or(0, |m| m.len());
     match (info.group, info.plural) {
         ("", "namespaces") => vec![name, obj["status"]["phase"].clone(), age],
-        ("", "configmaps") => vec![name, json!(count(&obj["data"]) + count(&obj["binaryData"])), age],
+        ("", "configmaps") => vec![
+            name,
+            json!(count(&obj["data"]) + count(&obj["binaryData"])),
+            age,
+        ],
         ("", "secrets") => vec![name, obj["type"].clone(), json!(count(&obj["data"])), age],
         _ => vec![name, age],
     }
@@ -90,12 +144,17 @@ fn row_object(obj: &Value, include: &str) -> Value {
     match include {
         "Object" => obj.clone(),
         "None" => Value::Null,
-        _ => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"].clone()}),
+        _ => {
+            json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"].clone()})
+        }
     }
 }
 
 fn table(info: &ResourceInfo, objs: &[Value], meta: Value, include: &str) -> Value {
-    let rows: Vec<Value> = objs.iter().map(|o| json!({"cells": cells(info, o), "object": row_object(o, include)})).collect();
+    let rows: Vec<Value> = objs
+        .iter()
+        .map(|o| json!({"cells": cells(info, o), "object": row_object(o, include)}))
+        .collect();
     json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": columns(info), "rows": rows})
 }
 
@@ -104,13 +163,21 @@ pub fn respond_object(req: &ApiRequest, obj: &Value) -> Response {
     if wants_table(&req.headers) {
         let include = req.query.get("includeObject").unwrap_or("Metadata");
         let meta = json!({"resourceVersion": crate::object::meta_str(obj, "resourceVersion").unwrap_or("")});
-        return crate::http::json(200, &table(req.resource, std::slice::from_ref(obj), meta, include));
+        return crate::http::json(
+            200,
+            &table(req.resource, std::slice::from_ref(obj), meta, include),
+        );
     }
     crate::http::json(200, obj)
 }
 
 /// A list as a Table.
-pub fn list_table(req: &ApiRequest, items: &[Value], revision: Revision, cont: Option<String>) -> Response {
+pub fn list_table(
+    req: &ApiRequest,
+    items: &[Value],
+    revision: Revision,
+    cont: Option<String>,
+) -> Response {
     let include = req.query.get("includeObject").unwrap_or("Metadata");
     let mut meta = json!({"resourceVersion": revision.to_string()});
     if let Some(c) = cont {
@@ -121,7 +188,8 @@ pub fn list_table(req: &ApiRequest, items: &[Value], revision: Revision, cont: O
 
 /// A watch event's object as a one-row Table.
 pub fn event_table(info: &ResourceInfo, obj: &Value) -> Value {
-    let meta = json!({"resourceVersion": crate::object::meta_str(obj, "resourceVersion").unwrap_or("")});
+    let meta =
+        json!({"resourceVersion": crate::object::meta_str(obj, "resourceVersion").unwrap_or("")});
     table(info, std::slice::from_ref(obj), meta, "Metadata")
 }
 

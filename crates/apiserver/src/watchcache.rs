@@ -65,7 +65,11 @@ impl CachedObject {
         match field {
             "metadata.name" => Some(self.name.clone()),
             "metadata.namespace" => Some(self.namespace.clone().unwrap_or_default()),
-            f => self.fields.iter().find(|(k, _)| *k == f).map(|(_, v)| v.clone()),
+            f => self
+                .fields
+                .iter()
+                .find(|(k, _)| *k == f)
+                .map(|(_, v)| v.clone()),
         }
     }
 }
@@ -107,10 +111,10 @@ pub struct Filter {
 
 impl Filter {
     pub fn matches(&self, o: &CachedObject) -> bool {
-        if let Some(ns) = &self.namespace {
-            if o.namespace.as_deref() != Some(ns.as_str()) {
-                return false;
-            }
+        if let Some(ns) = &self.namespace
+            && o.namespace.as_deref() != Some(ns.as_str())
+        {
+            return false;
         }
         self.labels.matches(&o.labels) && self.fields.matches(|f| o.field(f))
     }
@@ -172,28 +176,53 @@ impl ResourceCache {
                     tracing::warn!(key = %kv.key, "skipping undecodable object in watch cache");
                     return;
                 };
-                let cached = Arc::new(CachedObject::build(&kv.key, obj, rev, self.strategy.as_ref()));
+                let cached = Arc::new(CachedObject::build(
+                    &kv.key,
+                    obj,
+                    rev,
+                    self.strategy.as_ref(),
+                ));
                 let prev = inner.objects.insert(kv.key.clone(), cached.clone());
-                let kind = if prev.is_some() { EventType::Modified } else { EventType::Added };
-                CacheEvent { kind, object: cached, prev, revision: rev }
+                let kind = if prev.is_some() {
+                    EventType::Modified
+                } else {
+                    EventType::Added
+                };
+                CacheEvent {
+                    kind,
+                    object: cached,
+                    prev,
+                    revision: rev,
+                }
             }
             EventKind::Delete => {
                 let prev = inner.objects.remove(&kv.key);
                 // The store hands over the deleted value; fall back to the cached one.
-                let value = serde_json::from_slice::<Value>(&kv.value)
-                    .ok()
-                    .or_else(|| prev.as_ref().and_then(|c| serde_json::from_slice(&c.json).ok()));
+                let value = serde_json::from_slice::<Value>(&kv.value).ok().or_else(|| {
+                    prev.as_ref()
+                        .and_then(|c| serde_json::from_slice(&c.json).ok())
+                });
                 let Some(obj) = value else { return };
-                let cached = Arc::new(CachedObject::build(&kv.key, obj, rev, self.strategy.as_ref()));
-                CacheEvent { kind: EventType::Deleted, object: cached, prev: None, revision: rev }
+                let cached = Arc::new(CachedObject::build(
+                    &kv.key,
+                    obj,
+                    rev,
+                    self.strategy.as_ref(),
+                ));
+                CacheEvent {
+                    kind: EventType::Deleted,
+                    object: cached,
+                    prev: None,
+                    revision: rev,
+                }
             }
         };
         let event = Arc::new(event);
         inner.events.push_back(event.clone());
-        if inner.events.len() > EVENT_WINDOW {
-            if let Some(old) = inner.events.pop_front() {
-                inner.window_start = old.revision;
-            }
+        if inner.events.len() > EVENT_WINDOW
+            && let Some(old) = inner.events.pop_front()
+        {
+            inner.window_start = old.revision;
         }
         // Publish the revision and the event while holding the lock, so a reader holding the
         // read lock sees a revision consistent with the objects.
@@ -209,9 +238,20 @@ impl ResourceCache {
             (Some(ns), true) => {
                 let start = format!("{}{}/", self.prefix, ns);
                 let end = rkube_store::prefix_end(&start);
-                inner.objects.range(start..end).map(|(_, o)| o).filter(|o| filter.matches(o)).cloned().collect()
+                inner
+                    .objects
+                    .range(start..end)
+                    .map(|(_, o)| o)
+                    .filter(|o| filter.matches(o))
+                    .cloned()
+                    .collect()
             }
-            _ => inner.objects.values().filter(|o| filter.matches(o)).cloned().collect(),
+            _ => inner
+                .objects
+                .values()
+                .filter(|o| filter.matches(o))
+                .cloned()
+                .collect(),
         };
         ListSnapshot { items, revision }
     }
@@ -226,7 +266,14 @@ impl ResourceCache {
             None => inner
                 .objects
                 .values()
-                .map(|o| Arc::new(CacheEvent { kind: EventType::Added, object: o.clone(), prev: None, revision: o.revision }))
+                .map(|o| {
+                    Arc::new(CacheEvent {
+                        kind: EventType::Added,
+                        object: o.clone(),
+                        prev: None,
+                        revision: o.revision,
+                    })
+                })
                 .collect(),
             Some(rv) => {
                 if rv < inner.window_start {
@@ -235,10 +282,19 @@ impl ResourceCache {
                         inner.window_start
                     )));
                 }
-                inner.events.iter().filter(|e| e.revision > rv).cloned().collect()
+                inner
+                    .events
+                    .iter()
+                    .filter(|e| e.revision > rv)
+                    .cloned()
+                    .collect()
             }
         };
-        Ok(WatchStart { initial, live, revision })
+        Ok(WatchStart {
+            initial,
+            live,
+            revision,
+        })
     }
 }
 
@@ -276,7 +332,11 @@ impl WatchCaches {
                 info,
                 prefix,
                 strategy,
-                inner: RwLock::new(Inner { objects, events: VecDeque::new(), window_start: start_rev }),
+                inner: RwLock::new(Inner {
+                    objects,
+                    events: VecDeque::new(),
+                    window_start: start_rev,
+                }),
                 tx,
                 caches_revision: revision.clone(),
             }));
@@ -284,7 +344,12 @@ impl WatchCaches {
         // Longest prefixes first, so `/registry/services/specs/` wins over shorter ones.
         caches.sort_by_key(|c| std::cmp::Reverse(c.prefix.len()));
         let (revision_tx, _) = watch::channel(start_rev);
-        let this = Arc::new(Self { caches, revision, revision_tx, store: store.clone() });
+        let this = Arc::new(Self {
+            caches,
+            revision,
+            revision_tx,
+            store: store.clone(),
+        });
         let mut events = store.watch("/registry/", start_rev).await?;
         let feeder = this.clone();
         tokio::spawn(async move {
@@ -337,7 +402,11 @@ impl WatchCaches {
 
     /// Wait until the caches reflect every write acknowledged so far (a consistent read).
     pub async fn sync(&self) -> Result<Revision, ApiError> {
-        let rev = self.store.current_revision().await.map_err(|e| ApiError::internal(e))?;
+        let rev = self
+            .store
+            .current_revision()
+            .await
+            .map_err(ApiError::internal)?;
         self.wait_for(rev).await?;
         Ok(rev)
     }

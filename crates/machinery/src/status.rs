@@ -107,7 +107,7 @@ pub struct ApiError {
     pub code: u16,
     pub reason: StatusReason,
     pub message: String,
-    pub details: Option<Details>,
+    pub details: Option<Box<Details>>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -149,7 +149,7 @@ impl ApiError {
             code: 404,
             reason: StatusReason::NotFound,
             message: format!("{gr} \"{name}\" not found"),
-            details: Some(resource_details(gr, name)),
+            details: Some(Box::new(resource_details(gr, name))),
         }
     }
 
@@ -159,7 +159,7 @@ impl ApiError {
             code: 404,
             reason: StatusReason::NotFound,
             message: "the server could not find the requested resource".into(),
-            details: Some(Details::default()),
+            details: Some(Box::default()),
         }
     }
 
@@ -169,7 +169,7 @@ impl ApiError {
             code: 409,
             reason: StatusReason::AlreadyExists,
             message: format!("{gr} \"{name}\" already exists"),
-            details: Some(resource_details(gr, name)),
+            details: Some(Box::new(resource_details(gr, name))),
         }
     }
 
@@ -179,7 +179,7 @@ impl ApiError {
             code: 409,
             reason: StatusReason::Conflict,
             message: format!("Operation cannot be fulfilled on {gr} \"{name}\": {why}"),
-            details: Some(resource_details(gr, name)),
+            details: Some(Box::new(resource_details(gr, name))),
         }
     }
 
@@ -214,13 +214,13 @@ impl ApiError {
                 "{qualified} \"{name}\" is invalid: {}",
                 errors.aggregate_message()
             ),
-            details: Some(Details {
+            details: Some(Box::new(Details {
                 name: name.to_string(),
                 group: group.to_string(),
                 kind: kind.to_string(),
                 causes,
                 retry_after_seconds: None,
-            }),
+            })),
         }
     }
 
@@ -243,7 +243,7 @@ impl ApiError {
             code: 403,
             reason: StatusReason::Forbidden,
             message: format!("{what} is forbidden: {why}"),
-            details: Some(resource_details(gr, name)),
+            details: Some(Box::new(resource_details(gr, name))),
         }
     }
 
@@ -252,11 +252,11 @@ impl ApiError {
             code: 405,
             reason: StatusReason::MethodNotAllowed,
             message: format!("{verb} is not supported on resources of kind \"{gr}\""),
-            details: Some(Details {
+            details: Some(Box::new(Details {
                 group: gr.group.clone(),
                 kind: gr.resource.clone(),
                 ..Default::default()
-            }),
+            })),
         }
     }
 

@@ -9,8 +9,8 @@
 
 pub mod catalog;
 pub mod discovery;
-pub mod openapi;
 pub mod meta;
+pub mod openapi;
 pub mod resources;
 pub mod strategy;
 

@@ -11,7 +11,11 @@ use serde_json::{Map, Value, json};
 
 /// The group-version path of a document: `api/v1`, `apis/apps/v1`.
 fn gv_path(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
 }
 
 /// `/openapi/v3`: the index of per-group-version documents.
@@ -50,7 +54,11 @@ fn operation(info: &ResourceInfo, action: &str, params: &[(&str, &str)]) -> Valu
     })
 }
 
-const WRITE_PARAMS: &[(&str, &str)] = &[("dryRun", "string"), ("fieldManager", "string"), ("fieldValidation", "string")];
+const WRITE_PARAMS: &[(&str, &str)] = &[
+    ("dryRun", "string"),
+    ("fieldManager", "string"),
+    ("fieldValidation", "string"),
+];
 const LIST_PARAMS: &[(&str, &str)] = &[
     ("allowWatchBookmarks", "boolean"),
     ("continue", "string"),
@@ -66,7 +74,11 @@ const LIST_PARAMS: &[(&str, &str)] = &[
 
 fn resource_paths(info: &ResourceInfo, paths: &mut Map<String, Value>) {
     let base = format!("/{}", gv_path(info.group, info.version));
-    let collection = if info.namespaced { format!("{base}/namespaces/{{namespace}}/{}", info.plural) } else { format!("{base}/{}", info.plural) };
+    let collection = if info.namespaced {
+        format!("{base}/namespaces/{{namespace}}/{}", info.plural)
+    } else {
+        format!("{base}/{}", info.plural)
+    };
     let mut coll = Map::new();
     if info.has_verb("list") {
         coll.insert("get".into(), operation(info, "list", LIST_PARAMS));
@@ -75,7 +87,10 @@ fn resource_paths(info: &ResourceInfo, paths: &mut Map<String, Value>) {
         coll.insert("post".into(), operation(info, "post", WRITE_PARAMS));
     }
     if info.has_verb("deletecollection") {
-        coll.insert("delete".into(), operation(info, "deletecollection", LIST_PARAMS));
+        coll.insert(
+            "delete".into(),
+            operation(info, "deletecollection", LIST_PARAMS),
+        );
     }
     if !coll.is_empty() {
         paths.insert(collection.clone(), Value::Object(coll));
@@ -89,10 +104,33 @@ fn resource_paths(info: &ResourceInfo, paths: &mut Map<String, Value>) {
         one.insert("put".into(), operation(info, "put", WRITE_PARAMS));
     }
     if info.has_verb("patch") {
-        one.insert("patch".into(), operation(info, "patch", &[("dryRun", "string"), ("fieldManager", "string"), ("fieldValidation", "string"), ("force", "boolean")]));
+        one.insert(
+            "patch".into(),
+            operation(
+                info,
+                "patch",
+                &[
+                    ("dryRun", "string"),
+                    ("fieldManager", "string"),
+                    ("fieldValidation", "string"),
+                    ("force", "boolean"),
+                ],
+            ),
+        );
     }
     if info.has_verb("delete") {
-        one.insert("delete".into(), operation(info, "delete", &[("dryRun", "string"), ("gracePeriodSeconds", "integer"), ("propagationPolicy", "string")]));
+        one.insert(
+            "delete".into(),
+            operation(
+                info,
+                "delete",
+                &[
+                    ("dryRun", "string"),
+                    ("gracePeriodSeconds", "integer"),
+                    ("propagationPolicy", "string"),
+                ],
+            ),
+        );
     }
     if !one.is_empty() {
         paths.insert(item, Value::Object(one));
@@ -124,10 +162,25 @@ mod tests {
     #[test]
     fn patch_operations_advertise_field_validation() {
         let doc = group_version("apps", "v1").unwrap();
-        let patch = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
-        assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Deployment");
-        assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
-        assert!(index()["paths"]["apis/apps/v1"]["serverRelativeURL"].as_str().unwrap().starts_with("/openapi/v3/apis/apps/v1?hash="));
+        let patch =
+            &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+        assert_eq!(
+            patch["x-kubernetes-group-version-kind"]["kind"],
+            "Deployment"
+        );
+        assert!(
+            patch["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == "fieldValidation")
+        );
+        assert!(
+            index()["paths"]["apis/apps/v1"]["serverRelativeURL"]
+                .as_str()
+                .unwrap()
+                .starts_with("/openapi/v3/apis/apps/v1?hash=")
+        );
         assert!(group_version("apps", "v9").is_none());
     }
 }

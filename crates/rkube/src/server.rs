@@ -51,7 +51,9 @@ fn default_data_dir() -> PathBuf {
     if unsafe { libc::geteuid() } == 0 {
         PathBuf::from("/var/lib/rkube")
     } else {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
         home.join(".local/share/rkube")
     }
 }
@@ -70,14 +72,27 @@ async fn shutdown_signal() {
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
     if args.store != "sqlite" {
-        anyhow::bail!("--store {}: only the embedded sqlite store is available in this build", args.store);
+        anyhow::bail!(
+            "--store {}: only the embedded sqlite store is available in this build",
+            args.store
+        );
     }
-    let _ = (&args.cluster_cidr, args.disable_agent, &args.node_name, args.node_ip);
-    let store = rkube_store::sqlite::SqliteStore::open(&data_dir.join("state.db")).context("opening the store")?;
+    let _ = (
+        &args.cluster_cidr,
+        args.disable_agent,
+        &args.node_name,
+        args.node_ip,
+    );
+    let store = rkube_store::sqlite::SqliteStore::open(&data_dir.join("state.db"))
+        .context("opening the store")?;
     // Compact history every five minutes, as upstream does with etcd.
-    let _compactor = rkube_store::compactor::spawn_compactor(&store, rkube_store::compactor::CompactionPolicy::default());
+    let _compactor = rkube_store::compactor::spawn_compactor(
+        &store,
+        rkube_store::compactor::CompactionPolicy::default(),
+    );
     let closer = store.clone();
     let store: Arc<dyn Store> = store;
     let config = rkube_apiserver::Config {
@@ -89,7 +104,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         extra_sans: args.tls_san,
     };
     let running = rkube_apiserver::start(config, store, shutdown_signal()).await?;
-    eprintln!("rkube server listening on https://{}; kubeconfig: {}", running.addr, data_dir.join("admin.kubeconfig").display());
+    eprintln!(
+        "rkube server listening on https://{}; kubeconfig: {}",
+        running.addr,
+        data_dir.join("admin.kubeconfig").display()
+    );
     let result = running.wait().await;
     // Commit what is queued and stop the writer before exiting.
     closer.close();

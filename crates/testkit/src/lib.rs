@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 /// The kubectl tests use: `$KUBECTL`, else `/usr/bin/kubectl`.
 pub fn kubectl_path() -> PathBuf {
-    std::env::var_os("KUBECTL").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/kubectl"))
+    std::env::var_os("KUBECTL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/kubectl"))
 }
 
 /// A port nobody listens on right now.
@@ -56,7 +58,12 @@ impl TestServer {
     /// Start `binary server` on a free port with a fresh data dir and wait until `/readyz`.
     pub fn start(binary: &Path) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("rkube-test").tempdir()?;
-        let mut s = Self { binary: binary.to_path_buf(), dir, port: free_port(), child: None };
+        let mut s = Self {
+            binary: binary.to_path_buf(),
+            dir,
+            port: free_port(),
+            child: None,
+        };
         s.spawn()?;
         Ok(s)
     }
@@ -74,11 +81,20 @@ impl TestServer {
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("server.log"))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))?;
         let child = Command::new(&self.binary)
             .args(["server", "--data-dir"])
             .arg(self.dir.path())
-            .args(["--bind-address", "127.0.0.1", "--port", &self.port.to_string(), "--disable-agent"])
+            .args([
+                "--bind-address",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+                "--disable-agent",
+            ])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -95,10 +111,10 @@ impl TestServer {
     fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
         let start = Instant::now();
         while start.elapsed() < timeout {
-            if let Some(child) = self.child.as_mut() {
-                if let Some(status) = child.try_wait()? {
-                    bail!("rkube server exited early ({status}); log:\n{}", self.log());
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                bail!("rkube server exited early ({status}); log:\n{}", self.log());
             }
             if self.kubeconfig().exists() {
                 let out = self.kubectl(&["get", "--raw", "/readyz", "--request-timeout=2s"]);
@@ -108,7 +124,10 @@ impl TestServer {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        bail!("rkube server not ready after {timeout:?}; log:\n{}", self.log())
+        bail!(
+            "rkube server not ready after {timeout:?}; log:\n{}",
+            self.log()
+        )
     }
 
     /// Run kubectl against this server.
@@ -122,10 +141,21 @@ impl TestServer {
         let mut cmd = Command::new(kubectl_path());
         cmd.arg("--kubeconfig").arg(self.kubeconfig()).args(args);
         cmd.env("HOME", self.dir.path()); // a private discovery cache per server
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("running kubectl");
         if let Some(input) = stdin {
-            child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("writing kubectl's stdin");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("writing kubectl's stdin");
         }
         KubectlOutput::from(child.wait_with_output().expect("waiting for kubectl"))
     }

@@ -27,16 +27,32 @@ pub fn decode_object(req: &ApiRequest) -> Result<(Value, Vec<String>), ApiError>
         )));
     }
     let api_version = info.api_version();
-    let body_kind = obj.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
-    let body_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+    let body_kind = obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let body_version = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if !body_kind.is_empty() && body_kind != info.kind {
-        let v = if body_version.is_empty() { api_version.clone() } else { body_version.clone() };
+        let v = if body_version.is_empty() {
+            api_version.clone()
+        } else {
+            body_version.clone()
+        };
         return Err(ApiError::bad_request(format!(
             "{body_kind} in version \"{}\" cannot be handled as a {}: converting ({}.{body_kind}) to ({}.{}): unknown conversion",
             v.rsplit('/').next().unwrap_or(&v),
             info.kind,
             v.rsplit('/').next().unwrap_or(&v),
-            if info.group.is_empty() { "core" } else { info.group.split('.').next().unwrap_or(info.group) },
+            if info.group.is_empty() {
+                "core"
+            } else {
+                info.group.split('.').next().unwrap_or(info.group)
+            },
             info.kind
         )));
     }
@@ -49,7 +65,10 @@ pub fn decode_object(req: &ApiRequest) -> Result<(Value, Vec<String>), ApiError>
     obj["apiVersion"] = Value::String(api_version);
     obj["kind"] = Value::String(info.kind.to_string());
     let decoded = req.strategy()?.decode(obj).map_err(|e| {
-        ApiError::bad_request(format!("{} in version \"{}\" cannot be handled as a {}: {e}", info.kind, info.version, info.kind))
+        ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: {e}",
+            info.kind, info.version, info.kind
+        ))
     })?;
     Ok((decoded.object, decoded.unknown_fields))
 }
@@ -60,7 +79,10 @@ pub fn field_validation(req: &ApiRequest, unknown: &[String]) -> Result<Vec<Stri
     if unknown.is_empty() {
         return Ok(Vec::new());
     }
-    let list = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect::<Vec<_>>();
+    let list = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect::<Vec<_>>();
     match req.query.get("fieldValidation").unwrap_or("") {
         "Strict" => Err(ApiError::bad_request(format!(
             "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
@@ -81,7 +103,11 @@ pub fn field_validation(req: &ApiRequest, unknown: &[String]) -> Result<Vec<Stri
 pub fn random_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let bytes = uuid::Uuid::new_v4().into_bytes();
-    bytes.iter().take(5).map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+    bytes
+        .iter()
+        .take(5)
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
 }
 
 pub async fn create(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
@@ -105,18 +131,26 @@ pub async fn create(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
         object::remove_meta(&mut obj, "namespace");
     }
     if object::meta_str(&obj, "resourceVersion").is_some_and(|s| !s.is_empty()) {
-        return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
+        return Err(ApiError::bad_request(
+            "resourceVersion should not be set on objects to be created",
+        ));
     }
-    if object::name(&obj).is_empty() {
-        if let Some(prefix) = object::meta_str(&obj, "generateName").filter(|p| !p.is_empty()) {
-            let name = format!("{prefix}{}", random_suffix());
-            object::set_meta(&mut obj, "name", Value::String(name));
-        }
+    if object::name(&obj).is_empty()
+        && let Some(prefix) = object::meta_str(&obj, "generateName").filter(|p| !p.is_empty())
+    {
+        let name = format!("{prefix}{}", random_suffix());
+        object::set_meta(&mut obj, "name", Value::String(name));
     }
     // System fields.
     let meta = object::meta_mut(&mut obj);
-    meta.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
-    meta.insert("creationTimestamp".into(), Value::String(object::now_rfc3339()));
+    meta.insert(
+        "uid".into(),
+        Value::String(uuid::Uuid::new_v4().to_string()),
+    );
+    meta.insert(
+        "creationTimestamp".into(),
+        Value::String(object::now_rfc3339()),
+    );
     meta.remove("deletionTimestamp");
     meta.remove("deletionGracePeriodSeconds");
     meta.remove("selfLink");
@@ -125,10 +159,10 @@ pub async fn create(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
     } else {
         meta.remove("generation");
     }
-    if info.has_status_subresource() {
-        if let Some(m) = obj.as_object_mut() {
-            m.remove("status");
-        }
+    if info.has_status_subresource()
+        && let Some(m) = obj.as_object_mut()
+    {
+        m.remove("status");
     }
 
     api.check_namespace_writable(req).await?;
@@ -146,7 +180,10 @@ pub async fn create(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
     if dry_run {
         return Ok(with_warnings(crate::http::json(201, &obj), &warnings));
     }
-    let created = api.store.create(&key, obj, ttl_of(info), &gr, &name).await?;
+    let created = api
+        .store
+        .create(&key, obj, ttl_of(info), &gr, &name)
+        .await?;
     Ok(with_warnings(crate::http::json(201, &created), &warnings))
 }
 

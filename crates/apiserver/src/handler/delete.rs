@@ -18,20 +18,36 @@ pub struct DeleteOptions {
 
 impl DeleteOptions {
     pub fn from_request(req: &ApiRequest) -> Result<Self, ApiError> {
-        let mut o = DeleteOptions { dry_run: req.query.dry_run()?, ..Default::default() };
+        let mut o = DeleteOptions {
+            dry_run: req.query.dry_run()?,
+            ..Default::default()
+        };
         if !req.body.is_empty() {
-            let body: Value = serde_json::from_slice(&req.body)
-                .map_err(|e| ApiError::bad_request(format!("unable to decode DeleteOptions: {e}")))?;
+            let body: Value = serde_json::from_slice(&req.body).map_err(|e| {
+                ApiError::bad_request(format!("unable to decode DeleteOptions: {e}"))
+            })?;
             o.grace_period = body.get("gracePeriodSeconds").and_then(Value::as_i64);
-            o.propagation = body.get("propagationPolicy").and_then(Value::as_str).map(str::to_string);
-            if body.get("orphanDependents").and_then(Value::as_bool) == Some(true) && o.propagation.is_none() {
+            o.propagation = body
+                .get("propagationPolicy")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if body.get("orphanDependents").and_then(Value::as_bool) == Some(true)
+                && o.propagation.is_none()
+            {
                 o.propagation = Some("Orphan".into());
             }
             if let Some(p) = body.get("preconditions") {
                 o.precondition_uid = p.get("uid").and_then(Value::as_str).map(str::to_string);
-                o.precondition_rv = p.get("resourceVersion").and_then(Value::as_str).map(str::to_string);
+                o.precondition_rv = p
+                    .get("resourceVersion")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
             }
-            if body.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All")) {
+            if body
+                .get("dryRun")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|v| v == "All"))
+            {
                 o.dry_run = true;
             }
         }
@@ -44,12 +60,12 @@ impl DeleteOptions {
         if req.query.get("orphanDependents") == Some("true") && o.propagation.is_none() {
             o.propagation = Some("Orphan".into());
         }
-        if let Some(p) = &o.propagation {
-            if !matches!(p.as_str(), "Orphan" | "Foreground" | "Background") {
-                return Err(ApiError::bad_request(format!(
-                    "propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
-                )));
-            }
+        if let Some(p) = &o.propagation
+            && !matches!(p.as_str(), "Orphan" | "Foreground" | "Background")
+        {
+            return Err(ApiError::bad_request(format!(
+                "propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+            )));
         }
         Ok(o)
     }
@@ -66,14 +82,23 @@ pub async fn delete(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
 
 /// Delete one object; returns the HTTP code and body (the object while it waits for
 /// finalizers or its grace period, a success `Status` once gone).
-pub async fn delete_object(api: &Api, req: &ApiRequest, name: &str, opts: &DeleteOptions) -> Result<(u16, Value), ApiError> {
+pub async fn delete_object(
+    api: &Api,
+    req: &ApiRequest,
+    name: &str,
+    opts: &DeleteOptions,
+) -> Result<(u16, Value), ApiError> {
     let info = req.resource;
     let gr = req.gr();
     let key = info.storage_key(req.namespace(), name);
     let is_namespace = info.group.is_empty() && info.plural == "namespaces";
     let is_pod = info.group.is_empty() && info.plural == "pods";
     if is_namespace && IMMORTAL_NAMESPACES.contains(&name) {
-        return Err(ApiError::forbidden(&gr, name, "this namespace may not be deleted"));
+        return Err(ApiError::forbidden(
+            &gr,
+            name,
+            "this namespace may not be deleted",
+        ));
     }
     for _ in 0..16 {
         let Some(current) = api.store.get(&key, &gr, name).await? else {
@@ -83,18 +108,26 @@ pub async fn delete_object(api: &Api, req: &ApiRequest, name: &str, opts: &Delet
         if let Some(uid) = &opts.precondition_uid {
             let actual = object::meta_str(&obj, "uid").unwrap_or("");
             if uid != actual {
-                return Err(ApiError::conflict(&gr, name, &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
-                )));
+                return Err(ApiError::conflict(
+                    &gr,
+                    name,
+                    &format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                    ),
+                ));
             }
         }
-        if let Some(rv) = &opts.precondition_rv {
-            if *rv != current.revision.to_string() {
-                return Err(ApiError::conflict(&gr, name, &format!(
+        if let Some(rv) = &opts.precondition_rv
+            && *rv != current.revision.to_string()
+        {
+            return Err(ApiError::conflict(
+                &gr,
+                name,
+                &format!(
                     "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
                     current.revision
-                )));
-            }
+                ),
+            ));
         }
         let mut finalizers = object::finalizers(&obj);
         match opts.propagation.as_deref() {
@@ -102,9 +135,17 @@ pub async fn delete_object(api: &Api, req: &ApiRequest, name: &str, opts: &Delet
             Some("Foreground") => add_finalizer(&mut finalizers, "foregroundDeletion"),
             _ => {}
         }
-        let grace = if is_pod { pod_grace(&obj, opts.grace_period) } else { 0 };
+        let grace = if is_pod {
+            pod_grace(&obj, opts.grace_period)
+        } else {
+            0
+        };
         let ns_finalizers = is_namespace
-            && obj.get("spec").and_then(|s| s.get("finalizers")).and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+            && obj
+                .get("spec")
+                .and_then(|s| s.get("finalizers"))
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty());
         let already_deleting = object::deletion_timestamp(&obj).is_some();
 
         if finalizers.is_empty() && grace == 0 && !ns_finalizers {
@@ -112,7 +153,16 @@ pub async fn delete_object(api: &Api, req: &ApiRequest, name: &str, opts: &Delet
                 return Ok((200, success(&gr, name, &obj)));
             }
             match api.store.delete(&key, current.revision, &gr, name).await? {
-                Some(deleted) => return Ok((200, if is_pod { deleted } else { success(&gr, name, &deleted) })),
+                Some(deleted) => {
+                    return Ok((
+                        200,
+                        if is_pod {
+                            deleted
+                        } else {
+                            success(&gr, name, &deleted)
+                        },
+                    ));
+                }
                 None => continue,
             }
         }
@@ -120,7 +170,10 @@ pub async fn delete_object(api: &Api, req: &ApiRequest, name: &str, opts: &Delet
         // controller.
         let mut new = obj.clone();
         if already_deleting {
-            let current_grace = obj.get("metadata").and_then(|m| m.get("deletionGracePeriodSeconds")).and_then(Value::as_i64);
+            let current_grace = obj
+                .get("metadata")
+                .and_then(|m| m.get("deletionGracePeriodSeconds"))
+                .and_then(Value::as_i64);
             let shorter = is_pod && current_grace.is_some_and(|g| grace < g);
             let more_finalizers = finalizers != object::finalizers(&obj);
             if !shorter && !more_finalizers {
@@ -128,7 +181,11 @@ pub async fn delete_object(api: &Api, req: &ApiRequest, name: &str, opts: &Delet
             }
         }
         if !already_deleting || is_pod {
-            object::set_meta(&mut new, "deletionTimestamp", Value::String(object::rfc3339_in(grace)));
+            object::set_meta(
+                &mut new,
+                "deletionTimestamp",
+                Value::String(object::rfc3339_in(grace)),
+            );
             object::set_meta(&mut new, "deletionGracePeriodSeconds", Value::from(grace));
         }
         object::set_finalizers(&mut new, &finalizers);
@@ -138,12 +195,20 @@ pub async fn delete_object(api: &Api, req: &ApiRequest, name: &str, opts: &Delet
         if opts.dry_run {
             return Ok((200, new));
         }
-        match api.store.update(&key, new, current.revision, None, &gr, name).await? {
+        match api
+            .store
+            .update(&key, new, current.revision, None, &gr, name)
+            .await?
+        {
             Some(written) => return Ok((200, written)),
             None => continue,
         }
     }
-    Err(ApiError::conflict(&gr, name, "too many concurrent updates; please try again"))
+    Err(ApiError::conflict(
+        &gr,
+        name,
+        "too many concurrent updates; please try again",
+    ))
 }
 
 fn add_finalizer(list: &mut Vec<String>, f: &str) {
@@ -155,12 +220,24 @@ fn add_finalizer(list: &mut Vec<String>, f: &str) {
 /// A pod's grace period: 0 when it never ran (unscheduled or finished), else the request's,
 /// else its spec's (default 30 s).
 fn pod_grace(pod: &Value, requested: Option<i64>) -> i64 {
-    let scheduled = pod.get("spec").and_then(|s| s.get("nodeName")).and_then(Value::as_str).is_some_and(|n| !n.is_empty());
-    let phase = pod.get("status").and_then(|s| s.get("phase")).and_then(Value::as_str).unwrap_or("");
+    let scheduled = pod
+        .get("spec")
+        .and_then(|s| s.get("nodeName"))
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    let phase = pod
+        .get("status")
+        .and_then(|s| s.get("phase"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if !scheduled || phase == "Succeeded" || phase == "Failed" {
         return 0;
     }
-    let spec_grace = pod.get("spec").and_then(|s| s.get("terminationGracePeriodSeconds")).and_then(Value::as_i64).unwrap_or(30);
+    let spec_grace = pod
+        .get("spec")
+        .and_then(|s| s.get("terminationGracePeriodSeconds"))
+        .and_then(Value::as_i64)
+        .unwrap_or(30);
     requested.unwrap_or(spec_grace).max(0)
 }
 
@@ -179,7 +256,10 @@ fn success(gr: &rkube_machinery::GroupResource, name: &str, obj: &Value) -> Valu
 pub async fn delete_collection(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
     let opts = DeleteOptions::from_request(req)?;
     let filter = super::read::filter_of(req)?;
-    let cache = api.caches.get(req.resource).ok_or_else(|| ApiError::internal("no watch cache for resource"))?;
+    let cache = api
+        .caches
+        .get(req.resource)
+        .ok_or_else(|| ApiError::internal("no watch cache for resource"))?;
     api.caches.sync().await?;
     let snapshot = cache.list(&filter);
     let mut deleted = Vec::new();

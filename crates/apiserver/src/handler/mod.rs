@@ -54,7 +54,11 @@ impl ApiRequest {
     }
 
     pub fn namespace(&self) -> Option<&str> {
-        if self.resource.namespaced { self.info.namespace.as_deref() } else { None }
+        if self.resource.namespaced {
+            self.info.namespace.as_deref()
+        } else {
+            None
+        }
     }
 
     pub fn key(&self) -> String {
@@ -62,23 +66,43 @@ impl ApiRequest {
     }
 
     pub fn content_type(&self) -> &str {
-        self.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json")
+        self.headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json")
     }
 
     /// The strategy of a stored resource (every resource that reaches the generic verbs).
     pub fn strategy(&self) -> Result<&Arc<dyn Strategy>, ApiError> {
-        self.strategy.as_ref().ok_or_else(|| ApiError::method_not_supported(&self.gr(), &self.info.verb))
+        self.strategy
+            .as_ref()
+            .ok_or_else(|| ApiError::method_not_supported(&self.gr(), &self.info.verb))
     }
 }
 
 impl Api {
-    pub fn new(store: ObjectStore, caches: Arc<WatchCaches>, strategies: Vec<(&'static ResourceInfo, Arc<dyn Strategy>)>, services: crate::services::ServiceAllocator) -> Self {
-        let strategies = strategies.into_iter().map(|(i, s)| (i as *const ResourceInfo as usize, s)).collect();
-        Self { store, caches, strategies, services }
+    pub fn new(
+        store: ObjectStore,
+        caches: Arc<WatchCaches>,
+        strategies: Vec<(&'static ResourceInfo, Arc<dyn Strategy>)>,
+        services: crate::services::ServiceAllocator,
+    ) -> Self {
+        let strategies = strategies
+            .into_iter()
+            .map(|(i, s)| (i as *const ResourceInfo as usize, s))
+            .collect();
+        Self {
+            store,
+            caches,
+            strategies,
+            services,
+        }
     }
 
     pub fn strategy(&self, info: &'static ResourceInfo) -> Option<Arc<dyn Strategy>> {
-        self.strategies.get(&(info as *const ResourceInfo as usize)).cloned()
+        self.strategies
+            .get(&(info as *const ResourceInfo as usize))
+            .cloned()
     }
 
     /// Serve a resource request.
@@ -111,16 +135,22 @@ impl Api {
 
     /// Refuse writes into a namespace that does not exist (404) or is terminating (403).
     pub async fn check_namespace_writable(&self, req: &ApiRequest) -> Result<(), ApiError> {
-        let Some(ns) = req.namespace() else { return Ok(()) };
+        let Some(ns) = req.namespace() else {
+            return Ok(());
+        };
         let ns_gr = GroupResource::new("", "namespaces");
         let key = format!("/registry/namespaces/{ns}");
         match self.store.get(&key, &ns_gr, ns).await? {
             None => Err(ApiError::not_found(&ns_gr, ns)),
-            Some(s) if crate::object::deletion_timestamp(&s.object).is_some() => Err(ApiError::forbidden(
-                &req.gr(),
-                req.name(),
-                &format!("unable to create new content in namespace {ns} because it is being terminated"),
-            )),
+            Some(s) if crate::object::deletion_timestamp(&s.object).is_some() => {
+                Err(ApiError::forbidden(
+                    &req.gr(),
+                    req.name(),
+                    &format!(
+                        "unable to create new content in namespace {ns} because it is being terminated"
+                    ),
+                ))
+            }
             Some(_) => Ok(()),
         }
     }

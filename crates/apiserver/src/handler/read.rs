@@ -38,20 +38,37 @@ pub fn filter_of(req: &ApiRequest) -> Result<Filter, ApiError> {
             let msg = if resource_has_custom_fields(req) {
                 format!("field label not supported: {}", r.field)
             } else {
-                format!("{:?} is not a known field selector: only \"metadata.name\", \"metadata.namespace\"", r.field)
+                format!(
+                    "{:?} is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
+                    r.field
+                )
             };
             return Err(ApiError::bad_request(msg));
         }
     }
-    Ok(Filter { namespace: req.namespace().map(str::to_string), labels, fields })
+    Ok(Filter {
+        namespace: req.namespace().map(str::to_string),
+        labels,
+        fields,
+    })
 }
 
 /// Resources with field selectors beyond metadata answer upstream's per-resource message.
 fn resource_has_custom_fields(req: &ApiRequest) -> bool {
-    let Some(s) = req.strategy.as_ref() else { return false };
-    ["spec.nodeName", "status.phase", "type", "involvedObject.name", "spec.unschedulable", "spec.signerName", "status.successful"]
-        .iter()
-        .any(|f| s.supports_field(f))
+    let Some(s) = req.strategy.as_ref() else {
+        return false;
+    };
+    [
+        "spec.nodeName",
+        "status.phase",
+        "type",
+        "involvedObject.name",
+        "spec.unschedulable",
+        "spec.signerName",
+        "status.successful",
+    ]
+    .iter()
+    .any(|f| s.supports_field(f))
 }
 
 pub async fn list(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
@@ -63,7 +80,10 @@ pub async fn list(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
     if (limit > 0 || cont.is_some()) && rv != Some("0") || rv_match == "Exact" {
         return list_from_store(api, req, &filter, limit, cont, rv, rv_match).await;
     }
-    let cache = api.caches.get(req.resource).ok_or_else(|| ApiError::internal("no watch cache for resource"))?;
+    let cache = api
+        .caches
+        .get(req.resource)
+        .ok_or_else(|| ApiError::internal("no watch cache for resource"))?;
     match rv {
         None => {
             api.caches.sync().await?;
@@ -75,11 +95,18 @@ pub async fn list(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
         }
     }
     let snapshot = cache.list(&filter);
-    Ok(list_response(req, snapshot.items.iter().map(|o| o.json.clone()), snapshot.revision, None, None))
+    Ok(list_response(
+        req,
+        snapshot.items.iter().map(|o| o.json.clone()),
+        snapshot.revision,
+        None,
+        None,
+    ))
 }
 
 pub fn parse_rv(s: &str) -> Result<Revision, ApiError> {
-    s.parse::<Revision>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {s:?}")))
+    s.parse::<Revision>()
+        .map_err(|_| ApiError::bad_request(format!("invalid resource version: {s:?}")))
 }
 
 /// A continue token: the revision of the list and the key to resume after, as upstream encodes
@@ -90,11 +117,22 @@ fn encode_continue(rev: Revision, start: &str) -> String {
 }
 
 fn decode_continue(token: &str) -> Result<(Revision, String), ApiError> {
-    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
-    let raw = base64::engine::general_purpose::URL_SAFE.decode(token).or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token)).map_err(|_| bad())?;
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE
+        .decode(token)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token))
+        .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
     let rev = v.get("rv").and_then(Value::as_i64).ok_or_else(bad)?;
-    let start = v.get("start").and_then(Value::as_str).ok_or_else(bad)?.to_string();
+    let start = v
+        .get("start")
+        .and_then(Value::as_str)
+        .ok_or_else(bad)?
+        .to_string();
     Ok((rev, start))
 }
 
@@ -119,7 +157,14 @@ async fn list_from_store(
             let (rev, suffix) = decode_continue(token)?;
             (rev, format!("{base}{suffix}"))
         }
-        None => (if rv_match == "Exact" { parse_rv(rv.unwrap_or("0"))? } else { 0 }, base.clone()),
+        None => (
+            if rv_match == "Exact" {
+                parse_rv(rv.unwrap_or("0"))?
+            } else {
+                0
+            },
+            base.clone(),
+        ),
     };
     let mut items: Vec<Bytes> = Vec::new();
     let mut next: Option<String> = None;
@@ -140,7 +185,9 @@ async fn list_from_store(
         revision = page.revision;
         let last_key = page.kvs.last().map(|kv| kv.key.clone());
         for kv in &page.kvs {
-            let Ok(obj) = serde_json::from_slice::<Value>(&kv.value) else { continue };
+            let Ok(obj) = serde_json::from_slice::<Value>(&kv.value) else {
+                continue;
+            };
             let cached = CachedObject::from_store(&kv.key, obj, kv.mod_revision, strategy.as_ref());
             if filter.matches(&cached) {
                 items.push(cached.json.clone());
@@ -160,7 +207,13 @@ async fn list_from_store(
             _ => break,
         }
     }
-    Ok(list_response(req, items.into_iter(), revision, next, remaining))
+    Ok(list_response(
+        req,
+        items.into_iter(),
+        revision,
+        next,
+        remaining,
+    ))
 }
 
 /// A `<Kind>List` (or a Table of it) from pre-serialized items.
@@ -172,7 +225,9 @@ pub fn list_response(
     remaining: Option<u64>,
 ) -> Response {
     if crate::table::wants_table(&req.headers) {
-        let items: Vec<Value> = items.filter_map(|b| serde_json::from_slice(&b).ok()).collect();
+        let items: Vec<Value> = items
+            .filter_map(|b| serde_json::from_slice(&b).ok())
+            .collect();
         return crate::table::list_table(req, &items, revision, cont);
     }
     let mut meta = json!({"resourceVersion": revision.to_string()});

@@ -12,7 +12,8 @@ pub async fn handle(api: &Api, req: ApiRequest, sub: &str) -> Result<Response, A
         return Err(ApiError::unknown_resource());
     };
     let verb = req.info.verb.as_str();
-    let allowed = sub_info.verbs.contains(&verb) || (verb == "create" && sub_info.verbs.contains(&"create"));
+    let allowed =
+        sub_info.verbs.contains(&verb) || (verb == "create" && sub_info.verbs.contains(&"create"));
     if !allowed {
         return Err(ApiError::method_not_supported(&req.gr(), verb));
     }
@@ -34,14 +35,28 @@ pub async fn handle(api: &Api, req: ApiRequest, sub: &str) -> Result<Response, A
 /// The label selector of a workload, as the string a Scale carries.
 fn selector_string(obj: &Value) -> String {
     let sel = obj.get("spec").and_then(|s| s.get("selector"));
-    let labels = sel.and_then(|s| s.get("matchLabels")).or(sel).and_then(Value::as_object);
+    let labels = sel
+        .and_then(|s| s.get("matchLabels"))
+        .or(sel)
+        .and_then(Value::as_object);
     let mut parts: Vec<String> = labels
-        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}"))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
+                .collect()
+        })
         .unwrap_or_default();
-    if let Some(exprs) = sel.and_then(|s| s.get("matchExpressions")).and_then(Value::as_array) {
+    if let Some(exprs) = sel
+        .and_then(|s| s.get("matchExpressions"))
+        .and_then(Value::as_array)
+    {
         for e in exprs {
             let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-            let values: Vec<&str> = e.get("values").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let values: Vec<&str> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             match e.get("operator").and_then(Value::as_str).unwrap_or("") {
                 "In" => parts.push(format!("{key} in ({})", values.join(","))),
                 "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
@@ -59,20 +74,38 @@ fn selector_string(obj: &Value) -> String {
 fn to_scale(obj: &Value) -> Value {
     let meta = obj.get("metadata").cloned().unwrap_or_default();
     let mut m = serde_json::Map::new();
-    for f in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+    for f in [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ] {
         if let Some(v) = meta.get(f) {
             m.insert(f.into(), v.clone());
         }
     }
-    let replicas = obj.get("spec").and_then(|s| s.get("replicas")).and_then(Value::as_i64).unwrap_or(1);
-    let status_replicas = obj.get("status").and_then(|s| s.get("replicas")).and_then(Value::as_i64).unwrap_or(0);
+    let replicas = obj
+        .get("spec")
+        .and_then(|s| s.get("replicas"))
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let status_replicas = obj
+        .get("status")
+        .and_then(|s| s.get("replicas"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     json!({"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": m,
            "spec": {"replicas": replicas}, "status": {"replicas": status_replicas, "selector": selector_string(obj)}})
 }
 
 async fn scale(api: &Api, req: &ApiRequest, verb: &str) -> Result<Response, ApiError> {
     if verb == "get" {
-        let current = api.store.get(&req.key(), &req.gr(), req.name()).await?.ok_or_else(|| ApiError::not_found(&req.gr(), req.name()))?;
+        let current = api
+            .store
+            .get(&req.key(), &req.gr(), req.name())
+            .await?
+            .ok_or_else(|| ApiError::not_found(&req.gr(), req.name()))?;
         return Ok(crate::http::json(200, &to_scale(&current.object)));
     }
     // update or patch: compute the wanted replicas from the Scale, then write the workload.
@@ -82,96 +115,177 @@ async fn scale(api: &Api, req: &ApiRequest, verb: &str) -> Result<Response, ApiE
             let (kind, patch) = parse_patch(req)?;
             patch_document(kind, &patch, &scale)?
         } else {
-            serde_json::from_slice::<Value>(&req.body).map_err(|e| ApiError::bad_request(format!("unable to decode Scale: {e}")))?
+            serde_json::from_slice::<Value>(&req.body)
+                .map_err(|e| ApiError::bad_request(format!("unable to decode Scale: {e}")))?
         };
-        let replicas = wanted.get("spec").and_then(|s| s.get("replicas")).cloned().unwrap_or(json!(0));
-        if let Some(rv) = object::meta_str(&wanted, "resourceVersion") {
-            if Some(rv) != object::meta_str(current, "resourceVersion") {
-                return Err(ApiError::modified(&req.gr(), req.name()));
-            }
+        let replicas = wanted
+            .get("spec")
+            .and_then(|s| s.get("replicas"))
+            .cloned()
+            .unwrap_or(json!(0));
+        if let Some(rv) = object::meta_str(&wanted, "resourceVersion")
+            && Some(rv) != object::meta_str(current, "resourceVersion")
+        {
+            return Err(ApiError::modified(&req.gr(), req.name()));
         }
         let mut next = current.clone();
         next["spec"]["replicas"] = replicas;
         Ok(next)
     };
-    let written = guaranteed_update(api, req, Target::Main, None, change).await.map_err(|mut e| {
-        // Validation of replicas reports against the Scale, as upstream.
-        if e.code == 422 {
-            e.message = e.message.replacen(&format!("{}.{} ", req.resource.kind, req.resource.group), "Scale.autoscaling ", 1);
-        }
-        e
-    })?;
+    let written = guaranteed_update(api, req, Target::Main, None, change)
+        .await
+        .map_err(|mut e| {
+            // Validation of replicas reports against the Scale, as upstream.
+            if e.code == 422 {
+                e.message = e.message.replacen(
+                    &format!("{}.{} ", req.resource.kind, req.resource.group),
+                    "Scale.autoscaling ",
+                    1,
+                );
+            }
+            e
+        })?;
     Ok(crate::http::json(200, &to_scale(&written)))
 }
 
 /// `pods/binding`: assign a pending pod to a node (what the scheduler does).
 async fn bind(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
-    let binding: Value = serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("unable to decode Binding: {e}")))?;
-    let node = binding.get("target").and_then(|t| t.get("name")).and_then(Value::as_str).unwrap_or("").to_string();
+    let binding: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::bad_request(format!("unable to decode Binding: {e}")))?;
+    let node = binding
+        .get("target")
+        .and_then(|t| t.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if node.is_empty() {
         let mut errs = rkube_machinery::ErrorList::new();
-        errs.push(rkube_machinery::FieldError::required(rkube_machinery::FieldPath::new("target").child("name"), ""));
+        errs.push(rkube_machinery::FieldError::required(
+            rkube_machinery::FieldPath::new("target").child("name"),
+            "",
+        ));
         return Err(ApiError::invalid("Binding", "", req.name(), &errs));
     }
     let gr = req.gr();
     let key = req.key();
     loop {
-        let current = api.store.get(&key, &gr, req.name()).await?.ok_or_else(|| ApiError::not_found(&gr, req.name()))?;
+        let current = api
+            .store
+            .get(&key, &gr, req.name())
+            .await?
+            .ok_or_else(|| ApiError::not_found(&gr, req.name()))?;
         let mut pod = current.object;
         if object::deletion_timestamp(&pod).is_some() {
-            return Err(ApiError::conflict(&gr, req.name(), "pod is being deleted, cannot be assigned to a host"));
+            return Err(ApiError::conflict(
+                &gr,
+                req.name(),
+                "pod is being deleted, cannot be assigned to a host",
+            ));
         }
-        if let Some(existing) = pod.get("spec").and_then(|s| s.get("nodeName")).and_then(Value::as_str).filter(|n| !n.is_empty()) {
-            return Err(ApiError::conflict(&gr, req.name(), &format!("pod {} is already assigned to node {existing:?}", req.name())));
+        if let Some(existing) = pod
+            .get("spec")
+            .and_then(|s| s.get("nodeName"))
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+        {
+            return Err(ApiError::conflict(
+                &gr,
+                req.name(),
+                &format!(
+                    "pod {} is already assigned to node {existing:?}",
+                    req.name()
+                ),
+            ));
         }
         pod["spec"]["nodeName"] = Value::String(node.clone());
         set_condition(&mut pod, "PodScheduled", "True");
-        if let Some(written) = api.store.update(&key, pod, current.revision, None, &gr, req.name()).await? {
+        if let Some(written) = api
+            .store
+            .update(&key, pod, current.revision, None, &gr, req.name())
+            .await?
+        {
             let _ = written;
-            return Ok(crate::http::json(201, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})));
+            return Ok(crate::http::json(
+                201,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+            ));
         }
     }
 }
 
 fn set_condition(pod: &mut Value, kind: &str, status: &str) {
     let now = object::now_rfc3339();
-    let conds = pod["status"]["conditions"].as_array().cloned().unwrap_or_default();
-    let mut conds: Vec<Value> = conds.into_iter().filter(|c| c.get("type").and_then(Value::as_str) != Some(kind)).collect();
-    conds.push(json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": now}));
+    let conds = pod["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut conds: Vec<Value> = conds
+        .into_iter()
+        .filter(|c| c.get("type").and_then(Value::as_str) != Some(kind))
+        .collect();
+    conds.push(
+        json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": now}),
+    );
     pod["status"]["conditions"] = Value::Array(conds);
 }
 
 /// `pods/eviction`: delete the pod (disruption budgets are honoured once their controller exists).
 async fn evict(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
-    let eviction: Value = if req.body.is_empty() { json!({}) } else {
-        serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("unable to decode Eviction: {e}")))?
+    let eviction: Value = if req.body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&req.body)
+            .map_err(|e| ApiError::bad_request(format!("unable to decode Eviction: {e}")))?
     };
-    let mut opts = super::delete::DeleteOptions { dry_run: req.query.dry_run()?, ..Default::default() };
+    let mut opts = super::delete::DeleteOptions {
+        dry_run: req.query.dry_run()?,
+        ..Default::default()
+    };
     if let Some(d) = eviction.get("deleteOptions") {
         opts.grace_period = d.get("gracePeriodSeconds").and_then(Value::as_i64);
     }
     super::delete::delete_object(api, req, req.name(), &opts).await?;
-    Ok(crate::http::json(201, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+    Ok(crate::http::json(
+        201,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    ))
 }
 
 /// `namespaces/finalize`: replace `spec.finalizers` (the namespace controller's last step).
 async fn finalize(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
-    let body: Value = serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("unable to decode Namespace: {e}")))?;
-    let finalizers = body.get("spec").and_then(|s| s.get("finalizers")).cloned().unwrap_or(json!([]));
+    let body: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::bad_request(format!("unable to decode Namespace: {e}")))?;
+    let finalizers = body
+        .get("spec")
+        .and_then(|s| s.get("finalizers"))
+        .cloned()
+        .unwrap_or(json!([]));
     let gr = req.gr();
     let key = req.key();
     loop {
-        let current = api.store.get(&key, &gr, req.name()).await?.ok_or_else(|| ApiError::not_found(&gr, req.name()))?;
+        let current = api
+            .store
+            .get(&key, &gr, req.name())
+            .await?
+            .ok_or_else(|| ApiError::not_found(&gr, req.name()))?;
         let mut ns = current.object;
         ns["spec"]["finalizers"] = finalizers.clone();
         let done = finalizers.as_array().is_none_or(|a| a.is_empty())
             && object::deletion_timestamp(&ns).is_some()
             && object::finalizers(&ns).is_empty();
         if done {
-            if let Some(deleted) = api.store.delete(&key, current.revision, &gr, req.name()).await? {
+            if let Some(deleted) = api
+                .store
+                .delete(&key, current.revision, &gr, req.name())
+                .await?
+            {
                 return Ok(crate::http::json(200, &deleted));
             }
-        } else if let Some(written) = api.store.update(&key, ns, current.revision, None, &gr, req.name()).await? {
+        } else if let Some(written) = api
+            .store
+            .update(&key, ns, current.revision, None, &gr, req.name())
+            .await?
+        {
             return Ok(crate::http::json(200, &written));
         }
     }

@@ -32,16 +32,24 @@ pub async fn replace(api: &Api, req: &ApiRequest, target: Target) -> Result<Resp
             req.name()
         )));
     }
-    if let (Some(ns), Some(body_ns)) = (req.namespace(), object::namespace(&body)) {
-        if ns != body_ns {
-            return Err(ApiError::bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request",
-            ));
-        }
+    if let (Some(ns), Some(body_ns)) = (req.namespace(), object::namespace(&body))
+        && ns != body_ns
+    {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
     }
-    let precondition = object::meta_str(&body, "resourceVersion").filter(|s| !s.is_empty()).map(str::to_string);
-    let obj = guaranteed_update(api, req, target, precondition.as_deref(), |_| Ok(body.clone())).await?;
-    Ok(with_warnings(crate::table::respond_object(req, &obj), &warnings))
+    let precondition = object::meta_str(&body, "resourceVersion")
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let obj = guaranteed_update(api, req, target, precondition.as_deref(), |_| {
+        Ok(body.clone())
+    })
+    .await?;
+    Ok(with_warnings(
+        crate::table::respond_object(req, &obj),
+        &warnings,
+    ))
 }
 
 /// PATCH: apply a JSON patch, merge patch or (for now, as a merge patch) strategic merge patch.
@@ -49,7 +57,11 @@ pub async fn patch(api: &Api, req: &ApiRequest, target: Target) -> Result<Respon
     let (kind, patch) = parse_patch(req)?;
     let mut precondition = None;
     if kind == PatchKind::Merge {
-        precondition = patch.get("metadata").and_then(|m| m.get("resourceVersion")).and_then(Value::as_str).map(str::to_string);
+        precondition = patch
+            .get("metadata")
+            .and_then(|m| m.get("resourceVersion"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
     }
     let obj = guaranteed_update(api, req, target, precondition.as_deref(), |current| {
         apply_patch(kind, &patch, current)
@@ -64,9 +76,18 @@ fn apply_patch(kind: PatchKind, patch: &Value, current: &Value) -> Result<Value,
         let mut doc = current.clone();
         match kind {
             PatchKind::Json => {
-                let p: json_patch::Patch = serde_json::from_value(patch.clone())
-                    .map_err(|e| ApiError::bad_request(format!("the json patch is invalid: {e}")))?;
-                json_patch::patch(&mut doc, &p).map_err(|e| ApiError::new(422, rkube_machinery::StatusReason::Invalid, format!("the server rejected our request due to an error in our request: {e}")))?;
+                let p: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|e| {
+                    ApiError::bad_request(format!("the json patch is invalid: {e}"))
+                })?;
+                json_patch::patch(&mut doc, &p).map_err(|e| {
+                    ApiError::new(
+                        422,
+                        rkube_machinery::StatusReason::Invalid,
+                        format!(
+                            "the server rejected our request due to an error in our request: {e}"
+                        ),
+                    )
+                })?;
             }
             PatchKind::Merge | PatchKind::Apply => merge_patch(&mut doc, patch),
         }
@@ -76,17 +97,27 @@ fn apply_patch(kind: PatchKind, patch: &Value, current: &Value) -> Result<Value,
 
 /// Parse a PATCH body into its kind and document.
 pub fn parse_patch(req: &ApiRequest) -> Result<(PatchKind, Value), ApiError> {
-    let content_type = req.content_type().split(';').next().unwrap_or("").trim().to_string();
+    let content_type = req
+        .content_type()
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
     let kind = match content_type.as_str() {
         "application/json-patch+json" => PatchKind::Json,
-        "application/merge-patch+json" | "application/strategic-merge-patch+json" => PatchKind::Merge,
+        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+            PatchKind::Merge
+        }
         "application/apply-patch+yaml" | "application/apply-patch+cbor" => PatchKind::Apply,
         other => return Err(ApiError::unsupported_media_type(other)),
     };
     let patch: Value = if kind == PatchKind::Apply {
-        serde_norway::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
+        serde_norway::from_slice(&req.body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
     } else {
-        serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?
+        serde_json::from_slice(&req.body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?
     };
     Ok((kind, patch))
 }
@@ -138,17 +169,23 @@ pub async fn guaranteed_update(
     let info = req.resource;
     let dry_run = req.query.dry_run()?;
     for _ in 0..MAX_RETRIES {
-        let Some(Stored { object: old, revision }) = api.store.get(&key, &gr, req.name()).await? else {
+        let Some(Stored {
+            object: old,
+            revision,
+        }) = api.store.get(&key, &gr, req.name()).await?
+        else {
             return Err(ApiError::not_found(&gr, req.name()));
         };
-        if let Some(rv) = precondition {
-            if rv != revision.to_string() {
-                return Err(ApiError::modified(&gr, req.name()));
-            }
+        if let Some(rv) = precondition
+            && rv != revision.to_string()
+        {
+            return Err(ApiError::modified(&gr, req.name()));
         }
         let mut new = change(&old)?;
         if !new.is_object() {
-            return Err(ApiError::bad_request("the patched object is not a JSON object"));
+            return Err(ApiError::bad_request(
+                "the patched object is not a JSON object",
+            ));
         }
         new["apiVersion"] = Value::String(info.api_version());
         new["kind"] = Value::String(info.kind.to_string());
@@ -177,7 +214,12 @@ pub async fn guaranteed_update(
         }
         let errors = strategy.update(&mut new, &old);
         if !errors.is_empty() {
-            return Err(ApiError::invalid(info.kind, info.group, req.name(), &errors));
+            return Err(ApiError::invalid(
+                info.kind,
+                info.group,
+                req.name(),
+                &errors,
+            ));
         }
         bump_generation(&mut new, &old, strategy.generation());
         if object::same_content(&new, &old) {
@@ -187,27 +229,43 @@ pub async fn guaranteed_update(
             return Ok(new);
         }
         // An object being deleted goes once its last finalizer is removed.
-        if object::deletion_timestamp(&new).is_some() && object::finalizers(&new).is_empty() && !graceful_pending(&new, info) {
+        if object::deletion_timestamp(&new).is_some()
+            && object::finalizers(&new).is_empty()
+            && !graceful_pending(&new, info)
+        {
             return match api.store.delete(&key, revision, &gr, req.name()).await? {
                 Some(deleted) => Ok(deleted),
                 None if precondition.is_some() => Err(ApiError::modified(&gr, req.name())),
                 None => continue,
             };
         }
-        match api.store.update(&key, new, revision, ttl_of(info), &gr, req.name()).await? {
+        match api
+            .store
+            .update(&key, new, revision, ttl_of(info), &gr, req.name())
+            .await?
+        {
             Some(written) => return Ok(written),
             None if precondition.is_some() => return Err(ApiError::modified(&gr, req.name())),
             None => continue,
         }
     }
-    Err(ApiError::conflict(&gr, req.name(), "too many concurrent updates; please try again"))
+    Err(ApiError::conflict(
+        &gr,
+        req.name(),
+        "too many concurrent updates; please try again",
+    ))
 }
 
 /// A pod in graceful deletion stays until its kubelet deletes it with grace period 0.
 fn graceful_pending(obj: &Value, info: &rkube_registry::ResourceInfo) -> bool {
     info.group.is_empty()
         && info.plural == "pods"
-        && obj.get("metadata").and_then(|m| m.get("deletionGracePeriodSeconds")).and_then(Value::as_i64).unwrap_or(0) > 0
+        && obj
+            .get("metadata")
+            .and_then(|m| m.get("deletionGracePeriodSeconds"))
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            > 0
 }
 
 fn copy_field(new: &mut Value, old: &Value, field: &str) {
@@ -223,7 +281,14 @@ fn copy_field(new: &mut Value, old: &Value, field: &str) {
 fn keep_system_fields(new: &mut Value, old: &Value) {
     let old_meta = old.get("metadata").cloned().unwrap_or_default();
     let meta = object::meta_mut(new);
-    for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace"] {
+    for f in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "namespace",
+    ] {
         match old_meta.get(f) {
             Some(v) => {
                 meta.insert(f.to_string(), v.clone());
@@ -244,10 +309,19 @@ fn bump_generation(new: &mut Value, old: &Value, policy: Generation) {
     }
     let mut changed = object::spec_part(new) != object::spec_part(old);
     if policy == Generation::SpecAndAnnotations {
-        let ann = |v: &Value| v.get("metadata").and_then(|m| m.get("annotations")).cloned().unwrap_or_default();
+        let ann = |v: &Value| {
+            v.get("metadata")
+                .and_then(|m| m.get("annotations"))
+                .cloned()
+                .unwrap_or_default()
+        };
         changed |= ann(new) != ann(old);
     }
-    let old_gen = old.get("metadata").and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(1);
+    let old_gen = old
+        .get("metadata")
+        .and_then(|m| m.get("generation"))
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
     let next = if changed { old_gen + 1 } else { old_gen };
     object::set_meta(new, "generation", Value::from(next));
 }

@@ -25,13 +25,20 @@ pub async fn watch(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
     // deprecated `/watch/.../name` path names it too.
     let mut filter = filter;
     if let Some(name) = req.info.name.as_deref() {
-        filter.fields.requirements.push(rkube_machinery::selector::FieldRequirement {
-            field: "metadata.name".into(),
-            operator: rkube_machinery::selector::FieldOperator::Equals,
-            value: name.to_string(),
-        });
+        filter
+            .fields
+            .requirements
+            .push(rkube_machinery::selector::FieldRequirement {
+                field: "metadata.name".into(),
+                operator: rkube_machinery::selector::FieldOperator::Equals,
+                value: name.to_string(),
+            });
     }
-    let cache = api.caches.get(req.resource).ok_or_else(|| ApiError::internal("no watch cache for resource"))?.clone();
+    let cache = api
+        .caches
+        .get(req.resource)
+        .ok_or_else(|| ApiError::internal("no watch cache for resource"))?
+        .clone();
     let send_initial = req.query.flag("sendInitialEvents");
     let from = match req.query.get("resourceVersion").filter(|r| !r.is_empty()) {
         None => None,
@@ -51,7 +58,11 @@ pub async fn watch(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
         api.caches.sync().await?;
     }
     let start = cache.watch(from)?;
-    let timeout = req.query.int("timeoutSeconds")?.map(|s| Duration::from_secs(s.max(0) as u64)).unwrap_or(DEFAULT_TIMEOUT);
+    let timeout = req
+        .query
+        .int("timeoutSeconds")?
+        .map(|s| Duration::from_secs(s.max(0) as u64))
+        .unwrap_or(DEFAULT_TIMEOUT);
     let bookmarks = req.query.flag("allowWatchBookmarks");
     let kind = req.resource.kind;
     let api_version = req.resource.api_version();
@@ -64,10 +75,10 @@ pub async fn watch(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
         tokio::pin!(deadline);
         let mut last_rev: Revision = start.revision;
         for e in &start.initial {
-            if let Some(line) = render(&filter, e, table, info) {
-                if tx.send(Ok(line)).await.is_err() {
-                    return;
-                }
+            if let Some(line) = render(&filter, e, table, info)
+                && tx.send(Ok(line)).await.is_err()
+            {
+                return;
             }
         }
         if send_initial && bookmarks {
@@ -90,9 +101,8 @@ pub async fn watch(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
                     Ok(e) => {
                         if e.revision <= start.revision { continue; }
                         last_rev = e.revision;
-                        if let Some(line) = render(&filter, &e, table, info) {
-                            if tx.send(Ok(line)).await.is_err() { return; }
-                        }
+                        if let Some(line) = render(&filter, &e, table, info)
+                            && tx.send(Ok(line)).await.is_err() { return; }
                     }
                     // Too slow: end the stream; the client resumes from its last revision.
                     Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
@@ -102,13 +112,24 @@ pub async fn watch(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
     });
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(|r| r);
     let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
-    resp.headers_mut().insert(http::header::TRANSFER_ENCODING, http::HeaderValue::from_static("chunked"));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        http::header::TRANSFER_ENCODING,
+        http::HeaderValue::from_static("chunked"),
+    );
     Ok(resp)
 }
 
 /// One event line, if the watcher's filter lets it through.
-fn render(filter: &Filter, e: &Arc<CacheEvent>, table: bool, info: &'static rkube_registry::ResourceInfo) -> Option<Bytes> {
+fn render(
+    filter: &Filter,
+    e: &Arc<CacheEvent>,
+    table: bool,
+    info: &'static rkube_registry::ResourceInfo,
+) -> Option<Bytes> {
     let kind = filter.view(e)?;
     if table {
         let obj: serde_json::Value = serde_json::from_slice(&e.object.json).ok()?;

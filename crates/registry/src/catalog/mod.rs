@@ -45,7 +45,11 @@ pub struct ResourceInfo {
 impl ResourceInfo {
     /// `v1` or `apps/v1`.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.to_string() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// Whether the resource allows `verb` (`get`, `list`, `watch`, `create`, ...).
@@ -99,18 +103,24 @@ fn storage_resource(info: &ResourceInfo) -> String {
 
 /// Find a resource by group, version and plural name.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceInfo> {
-    RESOURCES.iter().find(|r| r.group == group && r.version == version && r.plural == plural)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
 /// Find a resource by group, version and kind.
 pub fn find_kind(group: &str, version: &str, kind: &str) -> Option<&'static ResourceInfo> {
-    RESOURCES.iter().find(|r| r.group == group && r.version == version && r.kind == kind)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.kind == kind)
 }
 
 /// The resources served in one group version, in discovery order.
 pub fn resources_of(group: &str, version: &str) -> impl Iterator<Item = &'static ResourceInfo> {
     let (g, v) = (group.to_string(), version.to_string());
-    RESOURCES.iter().filter(move |r| r.group == g && r.version == v)
+    RESOURCES
+        .iter()
+        .filter(move |r| r.group == g && r.version == v)
 }
 
 pub fn group(name: &str) -> Option<&'static GroupInfo> {
@@ -131,8 +141,14 @@ mod tests {
         assert!(pods.subresource("binding").is_some());
         let deploy = find_kind("apps", "v1", "Deployment").unwrap();
         assert_eq!(deploy.subresource("scale").unwrap().group, "autoscaling");
-        assert_eq!(deploy.storage_key(Some("default"), "web"), "/registry/deployments/default/web");
-        assert_eq!(find("", "v1", "nodes").unwrap().storage_key(None, "n1"), "/registry/minions/n1");
+        assert_eq!(
+            deploy.storage_key(Some("default"), "web"),
+            "/registry/deployments/default/web"
+        );
+        assert_eq!(
+            find("", "v1", "nodes").unwrap().storage_key(None, "n1"),
+            "/registry/minions/n1"
+        );
         assert_eq!(group("autoscaling").unwrap().preferred, "v2");
     }
 }

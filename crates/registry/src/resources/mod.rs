@@ -4,24 +4,24 @@
 //! `pkg/registry/<group>/<resource>/strategy.go`. Resources whose only rules are the generic
 //! metadata ones keep an empty strategy.
 
-pub mod core;
+pub mod admissionregistration;
+pub mod apiextensions;
 pub mod apiregistration;
 pub mod apps;
-pub mod events;
 pub mod autoscaling;
 pub mod batch;
 pub mod certificates;
+pub mod coordination;
+pub mod core;
+pub mod discovery;
+pub mod events;
+pub mod flowcontrol;
 pub mod networking;
+pub mod node;
 pub mod policy;
 pub mod rbac;
-pub mod storage;
-pub mod admissionregistration;
-pub mod apiextensions;
 pub mod scheduling;
-pub mod coordination;
-pub mod node;
-pub mod discovery;
-pub mod flowcontrol;
+pub mod storage;
 
 use crate::catalog::ResourceInfo;
 use crate::strategy::Strategy;

@@ -11,10 +11,22 @@ use crate::strategy::{Strategy, typed};
 /// The strategy of a resource of this group.
 pub(crate) fn lookup(info: &'static ResourceInfo) -> Option<Box<dyn Strategy>> {
     match (info.version, info.plural) {
-        ("v1", "mutatingwebhookconfigurations") => Some(typed(info, mutating_webhook_configuration::MutatingWebhookConfigurationStrategy)),
-        ("v1", "validatingadmissionpolicies") => Some(typed(info, validating_admission_policy::ValidatingAdmissionPolicyStrategy)),
-        ("v1", "validatingadmissionpolicybindings") => Some(typed(info, validating_admission_policy_binding::ValidatingAdmissionPolicyBindingStrategy)),
-        ("v1", "validatingwebhookconfigurations") => Some(typed(info, validating_webhook_configuration::ValidatingWebhookConfigurationStrategy)),
+        ("v1", "mutatingwebhookconfigurations") => Some(typed(
+            info,
+            mutating_webhook_configuration::MutatingWebhookConfigurationStrategy,
+        )),
+        ("v1", "validatingadmissionpolicies") => Some(typed(
+            info,
+            validating_admission_policy::ValidatingAdmissionPolicyStrategy,
+        )),
+        ("v1", "validatingadmissionpolicybindings") => Some(typed(
+            info,
+            validating_admission_policy_binding::ValidatingAdmissionPolicyBindingStrategy,
+        )),
+        ("v1", "validatingwebhookconfigurations") => Some(typed(
+            info,
+            validating_webhook_configuration::ValidatingWebhookConfigurationStrategy,
+        )),
         _ => None,
     }
 }

@@ -8,7 +8,10 @@ use crate::strategy::{Strategy, typed};
 /// The strategy of a resource of this group.
 pub(crate) fn lookup(info: &'static ResourceInfo) -> Option<Box<dyn Strategy>> {
     match (info.version, info.plural) {
-        ("v1", "customresourcedefinitions") => Some(typed(info, custom_resource_definition::CustomResourceDefinitionStrategy)),
+        ("v1", "customresourcedefinitions") => Some(typed(
+            info,
+            custom_resource_definition::CustomResourceDefinitionStrategy,
+        )),
         _ => None,
     }
 }

@@ -8,7 +8,10 @@ use crate::strategy::{Strategy, typed};
 /// The strategy of a resource of this group.
 pub(crate) fn lookup(info: &'static ResourceInfo) -> Option<Box<dyn Strategy>> {
     match (info.version, info.plural) {
-        ("v1", "certificatesigningrequests") => Some(typed(info, certificate_signing_request::CertificateSigningRequestStrategy)),
+        ("v1", "certificatesigningrequests") => Some(typed(
+            info,
+            certificate_signing_request::CertificateSigningRequestStrategy,
+        )),
         _ => None,
     }
 }

@@ -10,7 +10,10 @@ use crate::strategy::{Strategy, typed};
 pub(crate) fn lookup(info: &'static ResourceInfo) -> Option<Box<dyn Strategy>> {
     match (info.version, info.plural) {
         ("v1", "flowschemas") => Some(typed(info, flow_schema::FlowSchemaStrategy)),
-        ("v1", "prioritylevelconfigurations") => Some(typed(info, priority_level_configuration::PriorityLevelConfigurationStrategy)),
+        ("v1", "prioritylevelconfigurations") => Some(typed(
+            info,
+            priority_level_configuration::PriorityLevelConfigurationStrategy,
+        )),
         _ => None,
     }
 }

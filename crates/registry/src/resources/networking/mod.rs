@@ -1,7 +1,7 @@
 //! Resources of the `networking.k8s.io` API group.
 
-pub mod ingress_class;
 pub mod ingress;
+pub mod ingress_class;
 pub mod ip_address;
 pub mod net;
 pub mod network_policy;

@@ -8,7 +8,10 @@ use crate::strategy::{Strategy, typed};
 /// The strategy of a resource of this group.
 pub(crate) fn lookup(info: &'static ResourceInfo) -> Option<Box<dyn Strategy>> {
     match (info.version, info.plural) {
-        ("v1", "poddisruptionbudgets") => Some(typed(info, pod_disruption_budget::PodDisruptionBudgetStrategy)),
+        ("v1", "poddisruptionbudgets") => Some(typed(
+            info,
+            pod_disruption_budget::PodDisruptionBudgetStrategy,
+        )),
         _ => None,
     }
 }

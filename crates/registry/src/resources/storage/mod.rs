@@ -14,9 +14,14 @@ pub(crate) fn lookup(info: &'static ResourceInfo) -> Option<Box<dyn Strategy>> {
     match (info.version, info.plural) {
         ("v1", "csidrivers") => Some(typed(info, csi_driver::CSIDriverStrategy)),
         ("v1", "csinodes") => Some(typed(info, csi_node::CSINodeStrategy)),
-        ("v1", "csistoragecapacities") => Some(typed(info, csi_storage_capacity::CSIStorageCapacityStrategy)),
+        ("v1", "csistoragecapacities") => Some(typed(
+            info,
+            csi_storage_capacity::CSIStorageCapacityStrategy,
+        )),
         ("v1", "storageclasses") => Some(typed(info, storage_class::StorageClassStrategy)),
-        ("v1", "volumeattachments") => Some(typed(info, volume_attachment::VolumeAttachmentStrategy)),
+        ("v1", "volumeattachments") => {
+            Some(typed(info, volume_attachment::VolumeAttachmentStrategy))
+        }
         _ => None,
     }
 }
