@@ -28,6 +28,15 @@ pub async fn run(api: &Api, advertise_ip: &str, port: u16) -> Result<(), ApiErro
     });
     api.ensure("/api/v1/namespaces/default/services", svc)
         .await?;
+    // The API server's own endpoints. Validation refuses loopback addresses (as upstream, whose
+    // reconciler advertises a routable address); on a loopback-only server they are left out.
+    if let Err(e) = endpoints(api, advertise_ip, port).await {
+        tracing::warn!(error = %e, "not publishing the kubernetes endpoints");
+    }
+    Ok(())
+}
+
+async fn endpoints(api: &Api, advertise_ip: &str, port: u16) -> Result<(), ApiError> {
     let subsets = json!([{"addresses": [{"ip": advertise_ip}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]);
     let endpoints = json!({"apiVersion": "v1", "kind": "Endpoints",
         "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}}, "subsets": subsets});
