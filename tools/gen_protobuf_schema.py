@@ -145,6 +145,8 @@ core/v1 TypedLocalObjectReference: apiGroup
 core/v1 TypedObjectReference: apiGroup namespace
 core/v1 VolumeMount: recursiveReadOnly mountPropagation
 core/v1 NodeSwapStatus: capacity
+core/v1 NodeFeatures: supplementalGroupsPolicy
+core/v1 NodeRuntimeHandlerFeatures: recursiveReadOnlyMounts userNamespaces
 core/v1 ContainerUser: 
 core/v1 LinuxContainerUser: uid gid
 
@@ -191,6 +193,7 @@ storage/v1 CSIDriverSpec: attachRequired podInfoOnMount storageCapacity fsGroupP
 storage/v1 VolumeNodeResources: count
 storage/v1 VolumeAttachmentSource: persistentVolumeName
 storage/v1 VolumeError: errorCode
+storage/v1 TokenRequest: expirationSeconds
 
 scheduling/v1 PriorityClass: preemptionPolicy
 
@@ -370,7 +373,8 @@ def main():
     args = ap.parse_args()
     registry = args.registry
     if registry is None:
-        cands = glob.glob(os.path.expanduser(f"~/.cargo/registry/src/*/{PB_VERSION}"))
+        cargo_home = os.environ.get("CARGO_HOME") or os.path.expanduser("~/.cargo")
+        cands = glob.glob(os.path.join(cargo_home, "registry", "src", "*", PB_VERSION))
         if not cands:
             sys.exit(f"{PB_VERSION} not in the cargo registry: run `cargo fetch` for rkube-protobuf's dev-dependencies")
         registry = os.path.dirname(cands[0])
@@ -496,7 +500,8 @@ def main():
         for fdef in sorted(pb[key]["fields"], key=lambda f: f["tag"]):
             n = norm(fdef["name"])
             inline = False
-            if n in json_names:
+            known = n in json_names
+            if known:
                 json, required = json_names[n]
             elif (key, fdef["tag"]) in inline_fields:
                 # A Go struct embedded with `json:",inline"`: its own message in protobuf, its
@@ -532,7 +537,7 @@ def main():
                 and not required
                 and not is_pointer
                 and special == "None"
-                and bool(json_names)
+                and known
             )
             out.append(
                 f'        f({fdef["tag"]}, "{json}", {kind}, {str(fdef["repeated"]).lower()}, {str(omit_zero).lower()}),'

@@ -1552,7 +1552,7 @@ pub static MESSAGES: &[Message] = &[
     ]},
     // 226
     Message { name: "k8s.io.api.core.v1.NodeFeatures", special: Special::None, fields: &[
-        f(1, "supplementalGroupsPolicy", Bool, false, true),
+        f(1, "supplementalGroupsPolicy", Bool, false, false),
     ]},
     // 227
     Message { name: "k8s.io.api.core.v1.NodeRuntimeHandler", special: Special::None, fields: &[
@@ -1561,8 +1561,8 @@ pub static MESSAGES: &[Message] = &[
     ]},
     // 228
     Message { name: "k8s.io.api.core.v1.NodeRuntimeHandlerFeatures", special: Special::None, fields: &[
-        f(1, "recursiveReadOnlyMounts", Bool, false, true),
-        f(2, "userNamespaces", Bool, false, true),
+        f(1, "recursiveReadOnlyMounts", Bool, false, false),
+        f(2, "userNamespaces", Bool, false, false),
     ]},
     // 229
     Message { name: "k8s.io.api.core.v1.NodeSelector", special: Special::None, fields: &[
@@ -1889,7 +1889,7 @@ pub static MESSAGES: &[Message] = &[
         f(38, "schedulingGates", Message(263), true, false),
         f(39, "resourceClaims", Message(261), true, false),
         f(40, "resources", Message(288), false, false),
-        f(41, "hostnameOverride", String, false, true),
+        f(41, "hostnameOverride", String, false, false),
         f(42, "workloadRef", Message(333), false, false),
     ]},
     // 266
@@ -2871,7 +2871,7 @@ pub static MESSAGES: &[Message] = &[
         f(7, "requiresRepublish", Bool, false, false),
         f(8, "seLinuxMount", Bool, false, false),
         f(9, "nodeAllocatableUpdatePeriodSeconds", Int64, false, false),
-        f(10, "serviceAccountTokenInSecrets", Bool, false, true),
+        f(10, "serviceAccountTokenInSecrets", Bool, false, false),
     ]},
     // 412
     Message { name: "k8s.io.api.storage.v1.CSINode", special: Special::None, fields: &[
@@ -2911,7 +2911,7 @@ pub static MESSAGES: &[Message] = &[
     // 417
     Message { name: "k8s.io.api.storage.v1.TokenRequest", special: Special::None, fields: &[
         f(1, "audience", String, false, false),
-        f(2, "expirationSeconds", Int64, false, true),
+        f(2, "expirationSeconds", Int64, false, false),
     ]},
     // 418
     Message { name: "k8s.io.api.storage.v1.VolumeAttachment", special: Special::None, fields: &[
@@ -2974,7 +2974,7 @@ pub static MESSAGES: &[Message] = &[
         f(3, "lastTransitionTime", Message(470), false, false),
         f(4, "reason", String, false, true),
         f(5, "message", String, false, true),
-        f(6, "observedGeneration", Int64, false, true),
+        f(6, "observedGeneration", Int64, false, false),
     ]},
     // 428
     Message { name: "k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionNames", special: Special::None, fields: &[
@@ -2999,7 +2999,7 @@ pub static MESSAGES: &[Message] = &[
         f(1, "conditions", Message(427), true, false),
         f(2, "acceptedNames", Message(428), false, false),
         f(3, "storedVersions", String, true, false),
-        f(4, "observedGeneration", Int64, false, true),
+        f(4, "observedGeneration", Int64, false, false),
     ]},
     // 431
     Message { name: "k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionVersion", special: Special::None, fields: &[
