@@ -147,7 +147,6 @@ core/v1 VolumeMount: recursiveReadOnly mountPropagation
 core/v1 NodeSwapStatus: capacity
 core/v1 NodeFeatures: supplementalGroupsPolicy
 core/v1 NodeRuntimeHandlerFeatures: recursiveReadOnlyMounts userNamespaces
-core/v1 ContainerUser: 
 core/v1 LinuxContainerUser: uid gid
 
 apps/v1 DeploymentSpec: replicas revisionHistoryLimit progressDeadlineSeconds
@@ -199,7 +198,6 @@ scheduling/v1 PriorityClass: preemptionPolicy
 
 certificates/v1 CertificateSigningRequestSpec: expirationSeconds
 
-node/v1 RuntimeClass:
 
 admissionregistration/v1 ValidatingWebhook: failurePolicy matchPolicy sideEffects timeoutSeconds
 admissionregistration/v1 MutatingWebhook: failurePolicy matchPolicy sideEffects timeoutSeconds reinvocationPolicy
