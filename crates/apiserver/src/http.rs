@@ -79,7 +79,16 @@ fn is_yaml(content_type: &str) -> bool {
 /// Decode a body as JSON (or YAML when the content type says so). `kind` names the expected kind
 /// in errors, as upstream's "the object provided is unrecognized (must be of type ConfigMap)".
 pub fn decode_body(body: &[u8], content_type: &str, kind: &str) -> Result<Value, ApiError> {
-    if content_type.contains("protobuf") || content_type.contains("cbor") {
+    if rkube_protobuf::is_protobuf(content_type) {
+        return rkube_protobuf::decode(body)
+            .map(|(_, _, obj)| obj)
+            .map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the object provided is unrecognized (must be of type {kind}): {e}"
+                ))
+            });
+    }
+    if content_type.contains("cbor") {
         return Err(ApiError::unsupported_media_type(content_type));
     }
     if is_yaml(content_type) && !content_type.contains("apply-patch") {

@@ -270,6 +270,32 @@ async fn resource_request(
         Ok(b) => b,
         Err(e) => return crate::http::error(&e),
     };
+    // kubectl sends Kubernetes protobuf for typed requests; every path below works on JSON.
+    let mut headers = parts.headers;
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = if rkube_protobuf::is_protobuf(&content_type) && !body.is_empty() {
+        match rkube_protobuf::decode(&body) {
+            Ok((_, _, obj)) => {
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+                bytes::Bytes::from(serde_json::to_vec(&obj).expect("JSON values always serialize"))
+            }
+            Err(e) => {
+                return crate::http::error(&ApiError::bad_request(format!(
+                    "the object provided is unrecognized (must be of type {}): {e}",
+                    resource.kind
+                )));
+            }
+        }
+    } else {
+        body
+    };
     // Virtual resources answered by the server itself.
     if matches!(
         resource.group,
@@ -292,7 +318,7 @@ async fn resource_request(
         info,
         resource,
         query: Query::parse(&query),
-        headers: parts.headers,
+        headers,
         body,
         user,
     };
