@@ -5,9 +5,10 @@
 //! template generation (served in apps/v1 as the `deprecated.daemonset.template.generation`
 //! annotation) and makes the selector immutable.
 
+use super::shared::selector_unchanged;
 use super::shared::{
-    IMMUTABLE_MSG, go_int_or_string, go_label_selector, go_string_map, int_or_percent_value,
-    nonnegative, nonnegative_opt, selector_is_convertible, selector_is_empty, selector_is_unset,
+    go_int_or_string, go_label_selector, go_string_map, int_or_percent_value, nonnegative,
+    nonnegative_opt, selector_is_convertible, selector_is_empty, selector_is_unset,
     selector_matches, validate_label_selector, validate_not_more_than_100_percent,
     validate_positive_int_or_percent,
 };
@@ -60,13 +61,7 @@ impl TypedStrategy for DaemonSetStrategy {
             old.spec.clone().unwrap_or_default(),
         );
         let mut errs = validate_daemon_set_spec(&new_spec, &FieldPath::new("spec"));
-        if new_spec.selector != old_spec.selector {
-            errs.push(FieldError::invalid(
-                FieldPath::new("spec").child("selector"),
-                go_label_selector(&new_spec.selector),
-                IMMUTABLE_MSG,
-            ));
-        }
+        errs.extend(selector_unchanged(&new_spec.selector, &old_spec.selector));
         errs
     }
 }

@@ -4,10 +4,10 @@
 //! `pkg/apis/apps/validation` (`ValidateDeploymentSpec`) and the immutable selector of
 //! `pkg/registry/apps/deployment/strategy.go`.
 
+use super::shared::selector_unchanged;
 use super::shared::{
-    IMMUTABLE_MSG, go_label_selector, int_or_percent_value, nonnegative, nonnegative_opt,
-    validate_not_more_than_100_percent, validate_positive_int_or_percent,
-    validate_replica_set_template, validate_workload_selector,
+    int_or_percent_value, nonnegative, nonnegative_opt, validate_not_more_than_100_percent,
+    validate_positive_int_or_percent, validate_replica_set_template, validate_workload_selector,
 };
 use crate::resources::core::pod::default_pod_template_spec;
 use crate::strategy::{Generation, TypedStrategy};
@@ -37,13 +37,7 @@ impl TypedStrategy for DeploymentStrategy {
     fn validate_update(&self, new: &Deployment, old: &Deployment) -> ErrorList {
         let (new_spec, old_spec) = (spec_of(new), spec_of(old));
         let mut errs = validate_deployment_spec(&new_spec, &FieldPath::new("spec"));
-        if new_spec.selector != old_spec.selector {
-            errs.push(FieldError::invalid(
-                FieldPath::new("spec").child("selector"),
-                go_label_selector(&new_spec.selector),
-                IMMUTABLE_MSG,
-            ));
-        }
+        errs.extend(selector_unchanged(&new_spec.selector, &old_spec.selector));
         errs
     }
 }

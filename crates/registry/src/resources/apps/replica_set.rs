@@ -4,14 +4,12 @@
 //! (`pkg/apis/apps/validation`) and `pkg/registry/apps/replicaset/strategy.go` (immutable
 //! selector, the `status.replicas` field selector).
 
-use super::shared::{
-    IMMUTABLE_MSG, go_label_selector, nonnegative, validate_replica_set_template,
-    validate_workload_selector,
-};
+use super::shared::selector_unchanged;
+use super::shared::{nonnegative, validate_replica_set_template, validate_workload_selector};
 use crate::resources::core::pod::default_pod_template_spec;
 use crate::strategy::{Generation, TypedStrategy};
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec};
-use rkube_machinery::{ErrorList, FieldError, FieldPath};
+use rkube_machinery::{ErrorList, FieldPath};
 
 /// The rules of ReplicaSet objects.
 pub struct ReplicaSetStrategy;
@@ -43,13 +41,7 @@ impl TypedStrategy for ReplicaSetStrategy {
             old.spec.clone().unwrap_or_default(),
         );
         let mut errs = validate_replica_set_spec(&new_spec, &FieldPath::new("spec"));
-        if new_spec.selector != old_spec.selector {
-            errs.push(FieldError::invalid(
-                FieldPath::new("spec").child("selector"),
-                go_label_selector(&new_spec.selector),
-                IMMUTABLE_MSG,
-            ));
-        }
+        errs.extend(selector_unchanged(&new_spec.selector, &old_spec.selector));
         errs
     }
 

@@ -112,30 +112,29 @@ pub(crate) fn selector_is_unset(sel: &LabelSelector) -> bool {
     sel.match_labels.is_none() && sel.match_expressions.is_none()
 }
 
-/// The operators a `matchExpressions` entry may use.
-const SELECTOR_OPERATORS: [&str; 4] = ["In", "NotIn", "Exists", "DoesNotExist"];
-
-/// Whether every operator of `sel` is known, which upstream's `LabelSelectorAsSelector`
-/// requires before it can match anything.
-pub(crate) fn selector_is_convertible(sel: &LabelSelector) -> bool {
-    sel.match_expressions
+/// The selector as the label-matching machinery sees it (upstream's
+/// `LabelSelectorAsSelector`); `None` when it cannot be converted (an unknown operator or
+/// invalid values), in which case upstream skips the checks that match labels.
+fn as_selector(sel: &LabelSelector) -> Option<rkube_machinery::selector::LabelSelector> {
+    let expressions: Vec<(String, String, Vec<String>)> = sel
+        .match_expressions
         .iter()
         .flatten()
-        .all(|r| SELECTOR_OPERATORS.contains(&r.operator.as_str()))
+        .map(|r| {
+            (
+                r.key.clone(),
+                r.operator.clone(),
+                r.values.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let match_labels = sel.match_labels.clone().unwrap_or_default();
+    rkube_machinery::selector::LabelSelector::from_match(&match_labels, &expressions).ok()
 }
 
-/// Whether `labels` satisfy one requirement of a structured selector.
-fn requirement_matches(r: &LabelSelectorRequirement, labels: &BTreeMap<String, String>) -> bool {
-    let values = r.values.as_deref().unwrap_or_default();
-    match (r.operator.as_str(), labels.get(&r.key)) {
-        ("In", Some(v)) => values.contains(v),
-        ("In", None) => false,
-        ("NotIn", Some(v)) => !values.contains(v),
-        ("NotIn", None) => true,
-        ("Exists", found) => found.is_some(),
-        ("DoesNotExist", found) => found.is_none(),
-        _ => false,
-    }
+/// Whether `sel` can be turned into a label selector at all.
+pub(crate) fn selector_is_convertible(sel: &LabelSelector) -> bool {
+    as_selector(sel).is_some()
 }
 
 /// Whether a structured selector selects an object with `labels` (`matchLabels` and every
@@ -145,18 +144,20 @@ pub(crate) fn selector_matches(
     labels: Option<&BTreeMap<String, String>>,
 ) -> bool {
     let empty = BTreeMap::new();
-    let labels = labels.unwrap_or(&empty);
-    let labels_ok = sel
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
-    labels_ok
-        && sel
-            .match_expressions
-            .iter()
-            .flatten()
-            .all(|r| requirement_matches(r, labels))
+    as_selector(sel).is_some_and(|s| s.matches(labels.unwrap_or(&empty)))
+}
+
+/// The error for a changed `spec.selector`, which workloads may never change.
+pub(crate) fn selector_unchanged(new: &LabelSelector, old: &LabelSelector) -> ErrorList {
+    let mut errs = ErrorList::new();
+    if new != old {
+        errs.push(FieldError::invalid(
+            FieldPath::new("spec").child("selector"),
+            go_label_selector(new),
+            IMMUTABLE_MSG,
+        ));
+    }
+    errs
 }
 
 /// Validate one `matchExpressions` entry (`ValidateLabelSelectorRequirement`).
