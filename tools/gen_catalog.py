@@ -6,7 +6,7 @@ names, categories, subresources, storage version hash) are data, recorded from u
 ../shared/golden/discovery. This script turns them into a Rust table so the server serves the
 same discovery answers. Run it again if the recorded documents change:
 
-    python3 tools/gen_catalog.py ../shared/golden/discovery > crates/registry/src/catalog/table.rs
+    python3 tools/gen_catalog.py crates/registry/testdata/golden/discovery > crates/registry/src/catalog/table.rs
 """
 import json
 import os

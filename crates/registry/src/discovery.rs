@@ -291,9 +291,10 @@ mod tests {
     use super::*;
     use std::path::{Path, PathBuf};
 
-    /// The recorded upstream answers, next to the repository checkout.
+    /// The recorded upstream v1.33 answers, kept as test data in the crate (a copy of the
+    /// project's shared `golden/discovery` recordings).
     fn golden_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden/discovery")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/golden/discovery")
     }
 
     /// A golden document, parsed keeping its key order. A missing file fails the test.
