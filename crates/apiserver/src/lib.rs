@@ -49,6 +49,8 @@ pub struct Running {
     pub addr: SocketAddr,
     pub api: Arc<handler::Api>,
     pub pki: Arc<pki::Pki>,
+    /// The URL in-process clients use (loopback when bound to every interface).
+    pub url: String,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -56,6 +58,16 @@ impl Running {
     /// Wait until the server has shut down.
     pub async fn wait(self) -> anyhow::Result<()> {
         self.task.await.context("server task panicked")?
+    }
+
+    /// A kubeconfig (YAML text, nothing written to disk) for an in-process component such as
+    /// the scheduler or the controller manager: a fresh client certificate for `user` in
+    /// `groups`, signed by the cluster CA, pointing at this server. Components build their
+    /// `kube::Client` from it, so they reach the cluster only through the API, as upstream's do.
+    pub fn component_kubeconfig(&self, user: &str, groups: &[&str]) -> anyhow::Result<String> {
+        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+        let (cert, key) = self.pki.issue_client_cert(user, &groups)?;
+        self.pki.kubeconfig_yaml(&self.url, user, &cert, &key)
     }
 }
 
@@ -144,6 +156,7 @@ pub async fn start(
         addr,
         api,
         pki,
+        url,
         task,
     })
 }
