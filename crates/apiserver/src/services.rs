@@ -117,7 +117,7 @@ pub async fn create_service(
     let gr = req.gr();
     let alloc = &api.services;
     let _guard = alloc.lock.lock().await;
-    if api.store.get(key, &gr, &name).await?.is_some() {
+    if api.store.get(key, req.resource, &name).await?.is_some() {
         return Err(ApiError::already_exists(&gr, &name));
     }
     api.caches.sync().await?;
@@ -228,7 +228,10 @@ pub async fn create_service(
             &warnings,
         ));
     }
-    let created = api.store.create(key, svc, None, &gr, &name).await?;
+    let created = api
+        .store
+        .create(key, svc, None, req.resource, &name)
+        .await?;
     Ok(crate::handler::create_with_warnings(
         crate::http::json(201, &created),
         &warnings,

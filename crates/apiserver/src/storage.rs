@@ -1,11 +1,15 @@
-//! Objects in the store: encoding, resourceVersion, and store errors as API errors.
+//! Objects in the store: encoding, versions, resourceVersion, and store errors as API errors.
 //!
-//! Objects are stored as JSON under upstream's key layout. The store's mod revision is the
+//! Objects are stored as JSON under upstream's key layout, in their resource's storage version:
+//! callers hand in and get back objects in the version they serve (`res`), and the few resources
+//! served in several versions (HPAs, Events) are converted here, on the way in and out. The store's mod revision is the
 //! object's `resourceVersion`: it is never stored inside the value, but set on every object the
 //! server hands out, as upstream's etcd3 storage does.
 
 use bytes::Bytes;
 use rkube_machinery::{ApiError, GroupResource};
+use rkube_registry::ResourceInfo;
+use rkube_registry::conversion;
 use rkube_store::{KeyValue, Revision, Store, StoreError};
 use serde_json::Value;
 use std::sync::Arc;
@@ -47,6 +51,44 @@ pub fn set_resource_version(obj: &mut Value, rev: Revision) {
     crate::object::set_meta(obj, "resourceVersion", Value::String(rev.to_string()));
 }
 
+/// The group resource of `res`, for error messages.
+fn gr_of(res: &ResourceInfo) -> GroupResource {
+    GroupResource::new(res.group, res.plural)
+}
+
+/// An object of `res`'s version in its storage version.
+fn to_storage(obj: Value, res: &'static ResourceInfo) -> Result<Value, ApiError> {
+    if conversion::is_converted(res) {
+        conversion::convert(obj, conversion::storage_resource(res))
+    } else {
+        Ok(obj)
+    }
+}
+
+/// A stored object in `res`'s version.
+pub fn from_storage(obj: Value, res: &'static ResourceInfo) -> Result<Value, ApiError> {
+    if conversion::is_converted(res) {
+        conversion::convert(obj, res)
+    } else {
+        Ok(obj)
+    }
+}
+
+/// Pre-serialized stored objects (from the watch cache) in `res`'s version: the same bytes
+/// unless `res` is served in a version other than its storage version.
+pub fn bytes_for(json: &Bytes, res: &'static ResourceInfo) -> Bytes {
+    if !conversion::is_converted(res) {
+        return json.clone();
+    }
+    let converted = serde_json::from_slice::<Value>(json)
+        .ok()
+        .and_then(|v| conversion::convert(v, res).ok());
+    match converted {
+        Some(v) => Bytes::from(serde_json::to_vec(&v).expect("JSON values always serialize")),
+        None => json.clone(),
+    }
+}
+
 /// Map a store error on `gr`/`name` to the API's.
 pub fn api_error(e: StoreError, gr: &GroupResource, name: &str) -> ApiError {
     match e {
@@ -72,20 +114,21 @@ impl ObjectStore {
         Self { store }
     }
 
+    /// Read one object of `res` (in `res`'s version).
     pub async fn get(
         &self,
         key: &str,
-        gr: &GroupResource,
+        res: &'static ResourceInfo,
         name: &str,
     ) -> Result<Option<Stored>, ApiError> {
         match self
             .store
             .get(key)
             .await
-            .map_err(|e| api_error(e, gr, name))?
+            .map_err(|e| api_error(e, &gr_of(res), name))?
         {
             Some(kv) => Ok(Some(Stored {
-                object: decode(&kv)?,
+                object: from_storage(decode(&kv)?, res)?,
                 revision: kv.mod_revision,
             })),
             None => Ok(None),
@@ -96,37 +139,39 @@ impl ObjectStore {
     pub async fn create(
         &self,
         key: &str,
-        mut obj: Value,
+        obj: Value,
         ttl: Option<Duration>,
-        gr: &GroupResource,
+        res: &'static ResourceInfo,
         name: &str,
     ) -> Result<Value, ApiError> {
+        let mut stored = to_storage(obj, res)?;
         let rev = self
             .store
-            .create(key, encode(&obj), ttl)
+            .create(key, encode(&stored), ttl)
             .await
-            .map_err(|e| api_error(e, gr, name))?;
-        set_resource_version(&mut obj, rev);
-        Ok(obj)
+            .map_err(|e| api_error(e, &gr_of(res), name))?;
+        set_resource_version(&mut stored, rev);
+        from_storage(stored, res)
     }
 
     /// Replace if the key is still at `expected`. `Ok(None)` means someone else wrote first.
     pub async fn update(
         &self,
         key: &str,
-        mut obj: Value,
+        obj: Value,
         expected: Revision,
         ttl: Option<Duration>,
-        gr: &GroupResource,
+        res: &'static ResourceInfo,
         name: &str,
     ) -> Result<Option<Value>, ApiError> {
-        match self.store.update(key, encode(&obj), expected, ttl).await {
+        let mut stored = to_storage(obj, res)?;
+        match self.store.update(key, encode(&stored), expected, ttl).await {
             Ok(rev) => {
-                set_resource_version(&mut obj, rev);
-                Ok(Some(obj))
+                set_resource_version(&mut stored, rev);
+                Ok(Some(from_storage(stored, res)?))
             }
             Err(StoreError::Conflict { .. }) => Ok(None),
-            Err(e) => Err(api_error(e, gr, name)),
+            Err(e) => Err(api_error(e, &gr_of(res), name)),
         }
     }
 
@@ -135,17 +180,17 @@ impl ObjectStore {
         &self,
         key: &str,
         expected: Revision,
-        gr: &GroupResource,
+        res: &'static ResourceInfo,
         name: &str,
     ) -> Result<Option<Value>, ApiError> {
         match self.store.delete(key, expected).await {
             Ok((rev, kv)) => {
                 let mut obj = decode(&kv)?;
                 set_resource_version(&mut obj, rev);
-                Ok(Some(obj))
+                Ok(Some(from_storage(obj, res)?))
             }
             Err(StoreError::Conflict { .. }) => Ok(None),
-            Err(e) => Err(api_error(e, gr, name)),
+            Err(e) => Err(api_error(e, &gr_of(res), name)),
         }
     }
 }

@@ -315,7 +315,11 @@ impl WatchCaches {
         let start_rev = store.current_revision().await?;
         let revision = Arc::new(AtomicI64::new(start_rev));
         let mut caches = Vec::new();
+        // Resources stored in another version share that version's cache.
         for (info, strategy) in resources {
+            if rkube_registry::conversion::is_converted(info) {
+                continue;
+            }
             let prefix = info.storage_prefix();
             let mut objects = BTreeMap::new();
             let mut req = RangeRequest::prefix(&prefix);
@@ -376,9 +380,11 @@ impl WatchCaches {
         self.revision_tx.send_replace(rev);
     }
 
-    /// The cache of a resource.
-    pub fn get(&self, info: &ResourceInfo) -> Option<&Arc<ResourceCache>> {
-        self.caches.iter().find(|c| std::ptr::eq(c.info, info))
+    /// The cache of a resource (for a resource served in several versions, the cache of its
+    /// storage version: callers convert what they hand out).
+    pub fn get(&self, info: &'static ResourceInfo) -> Option<&Arc<ResourceCache>> {
+        let stored = rkube_registry::conversion::storage_resource(info);
+        self.caches.iter().find(|c| std::ptr::eq(c.info, stored))
     }
 
     /// The revision the caches are current at.

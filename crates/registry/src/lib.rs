@@ -8,6 +8,7 @@
 //! rules; [`strategy_for`] finds a resource's strategy.
 
 pub mod catalog;
+pub mod conversion;
 pub mod discovery;
 pub mod meta;
 pub mod openapi;

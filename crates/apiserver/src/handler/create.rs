@@ -171,7 +171,6 @@ pub async fn create(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
     if !errors.is_empty() {
         return Err(ApiError::invalid(info.kind, info.group, &name, &errors));
     }
-    let gr = req.gr();
     let key = info.storage_key(req.namespace(), &name);
 
     if info.group.is_empty() && info.plural == "services" {
@@ -182,7 +181,7 @@ pub async fn create(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
     }
     let created = api
         .store
-        .create(&key, obj, ttl_of(info), &gr, &name)
+        .create(&key, obj, ttl_of(info), info, &name)
         .await?;
     Ok(with_warnings(crate::http::json(201, &created), &warnings))
 }

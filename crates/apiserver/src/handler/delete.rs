@@ -101,7 +101,7 @@ pub async fn delete_object(
         ));
     }
     for _ in 0..16 {
-        let Some(current) = api.store.get(&key, &gr, name).await? else {
+        let Some(current) = api.store.get(&key, req.resource, name).await? else {
             return Err(ApiError::not_found(&gr, name));
         };
         let obj = current.object;
@@ -152,7 +152,11 @@ pub async fn delete_object(
             if opts.dry_run {
                 return Ok((200, success(&gr, name, &obj)));
             }
-            match api.store.delete(&key, current.revision, &gr, name).await? {
+            match api
+                .store
+                .delete(&key, current.revision, req.resource, name)
+                .await?
+            {
                 Some(deleted) => {
                     return Ok((
                         200,
@@ -197,7 +201,7 @@ pub async fn delete_object(
         }
         match api
             .store
-            .update(&key, new, current.revision, None, &gr, name)
+            .update(&key, new, current.revision, None, req.resource, name)
             .await?
         {
             Some(written) => return Ok((200, written)),

@@ -139,8 +139,10 @@ impl Api {
             return Ok(());
         };
         let ns_gr = GroupResource::new("", "namespaces");
-        let key = format!("/registry/namespaces/{ns}");
-        match self.store.get(&key, &ns_gr, ns).await? {
+        let namespaces = rkube_registry::catalog::find("", "v1", "namespaces")
+            .ok_or_else(|| ApiError::internal("namespaces are not in the catalog"))?;
+        let key = namespaces.storage_key(None, ns);
+        match self.store.get(&key, namespaces, ns).await? {
             None => Err(ApiError::not_found(&ns_gr, ns)),
             Some(s) if crate::object::deletion_timestamp(&s.object).is_some() => {
                 Err(ApiError::forbidden(

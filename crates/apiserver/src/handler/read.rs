@@ -15,7 +15,7 @@ use rkube_store::{RangeRequest, Revision};
 use serde_json::{Value, json};
 
 pub async fn get(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
-    match api.store.get(&req.key(), &req.gr(), req.name()).await? {
+    match api.store.get(&req.key(), req.resource, req.name()).await? {
         Some(s) => Ok(crate::table::respond_object(req, &s.object)),
         None => Err(ApiError::not_found(&req.gr(), req.name())),
     }
@@ -97,7 +97,10 @@ pub async fn list(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
     let snapshot = cache.list(&filter);
     Ok(list_response(
         req,
-        snapshot.items.iter().map(|o| o.json.clone()),
+        snapshot
+            .items
+            .iter()
+            .map(|o| crate::storage::bytes_for(&o.json, req.resource)),
         snapshot.revision,
         None,
         None,
@@ -185,7 +188,10 @@ async fn list_from_store(
         revision = page.revision;
         let last_key = page.kvs.last().map(|kv| kv.key.clone());
         for kv in &page.kvs {
-            let Ok(obj) = serde_json::from_slice::<Value>(&kv.value) else {
+            let Some(obj) = serde_json::from_slice::<Value>(&kv.value)
+                .ok()
+                .and_then(|o| crate::storage::from_storage(o, info).ok())
+            else {
                 continue;
             };
             let cached = CachedObject::from_store(&kv.key, obj, kv.mod_revision, strategy.as_ref());

@@ -103,7 +103,7 @@ async fn scale(api: &Api, req: &ApiRequest, verb: &str) -> Result<Response, ApiE
     if verb == "get" {
         let current = api
             .store
-            .get(&req.key(), &req.gr(), req.name())
+            .get(&req.key(), req.resource, req.name())
             .await?
             .ok_or_else(|| ApiError::not_found(&req.gr(), req.name()))?;
         return Ok(crate::http::json(200, &to_scale(&current.object)));
@@ -171,7 +171,7 @@ async fn bind(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
     loop {
         let current = api
             .store
-            .get(&key, &gr, req.name())
+            .get(&key, req.resource, req.name())
             .await?
             .ok_or_else(|| ApiError::not_found(&gr, req.name()))?;
         let mut pod = current.object;
@@ -201,7 +201,7 @@ async fn bind(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
         set_condition(&mut pod, "PodScheduled", "True");
         if let Some(written) = api
             .store
-            .update(&key, pod, current.revision, None, &gr, req.name())
+            .update(&key, pod, current.revision, None, req.resource, req.name())
             .await?
         {
             let _ = written;
@@ -265,7 +265,7 @@ async fn finalize(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
     loop {
         let current = api
             .store
-            .get(&key, &gr, req.name())
+            .get(&key, req.resource, req.name())
             .await?
             .ok_or_else(|| ApiError::not_found(&gr, req.name()))?;
         let mut ns = current.object;
@@ -276,14 +276,14 @@ async fn finalize(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
         if done {
             if let Some(deleted) = api
                 .store
-                .delete(&key, current.revision, &gr, req.name())
+                .delete(&key, current.revision, req.resource, req.name())
                 .await?
             {
                 return Ok(crate::http::json(200, &deleted));
             }
         } else if let Some(written) = api
             .store
-            .update(&key, ns, current.revision, None, &gr, req.name())
+            .update(&key, ns, current.revision, None, req.resource, req.name())
             .await?
         {
             return Ok(crate::http::json(200, &written));

@@ -172,7 +172,7 @@ pub async fn guaranteed_update(
         let Some(Stored {
             object: old,
             revision,
-        }) = api.store.get(&key, &gr, req.name()).await?
+        }) = api.store.get(&key, info, req.name()).await?
         else {
             return Err(ApiError::not_found(&gr, req.name()));
         };
@@ -233,7 +233,7 @@ pub async fn guaranteed_update(
             && object::finalizers(&new).is_empty()
             && !graceful_pending(&new, info)
         {
-            return match api.store.delete(&key, revision, &gr, req.name()).await? {
+            return match api.store.delete(&key, revision, info, req.name()).await? {
                 Some(deleted) => Ok(deleted),
                 None if precondition.is_some() => Err(ApiError::modified(&gr, req.name())),
                 None => continue,
@@ -241,7 +241,7 @@ pub async fn guaranteed_update(
         }
         match api
             .store
-            .update(&key, new, revision, ttl_of(info), &gr, req.name())
+            .update(&key, new, revision, ttl_of(info), info, req.name())
             .await?
         {
             Some(written) => return Ok(written),

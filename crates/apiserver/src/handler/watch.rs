@@ -131,15 +131,16 @@ fn render(
     info: &'static rkube_registry::ResourceInfo,
 ) -> Option<Bytes> {
     let kind = filter.view(e)?;
+    let json = crate::storage::bytes_for(&e.object.json, info);
     if table {
-        let obj: serde_json::Value = serde_json::from_slice(&e.object.json).ok()?;
+        let obj: serde_json::Value = serde_json::from_slice(&json).ok()?;
         let t = crate::table::event_table(info, &obj);
         let line = json!({"type": kind.as_str(), "object": t});
         let mut b = serde_json::to_vec(&line).ok()?;
         b.push(b'\n');
         return Some(Bytes::from(b));
     }
-    Some(event_line(kind, &e.object.json))
+    Some(event_line(kind, &json))
 }
 
 /// `{"type":"ADDED","object":<json>}\n`.

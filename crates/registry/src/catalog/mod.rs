@@ -96,6 +96,8 @@ fn storage_resource(info: &ResourceInfo) -> String {
         ("", "nodes") => "minions".into(),
         ("", "endpoints") => "services/endpoints".into(),
         ("", pl) => pl.into(),
+        // events.k8s.io Events are core Events under other field names (see `conversion`).
+        ("events.k8s.io", "events") => "events".into(),
         ("apps" | "batch" | "autoscaling" | "policy" | "extensions", pl) => pl.into(),
         (g, pl) => format!("{g}/{pl}"),
     }
