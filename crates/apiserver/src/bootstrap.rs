@@ -5,13 +5,14 @@ use crate::handler::Api;
 use http::Method;
 use rkube_machinery::ApiError;
 use serde_json::json;
+use std::net::IpAddr;
 
 /// Namespaces upstream creates at start-up.
 pub const SYSTEM_NAMESPACES: &[&str] =
     &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// Create what is missing; existing objects are left alone (a restart changes nothing).
-pub async fn run(api: &Api, advertise_ip: &str, port: u16) -> Result<(), ApiError> {
+pub async fn run(api: &Api, endpoint_ip: Option<IpAddr>, port: u16) -> Result<(), ApiError> {
     for ns in SYSTEM_NAMESPACES {
         api.ensure(
             "/api/v1/namespaces",
@@ -28,10 +29,11 @@ pub async fn run(api: &Api, advertise_ip: &str, port: u16) -> Result<(), ApiErro
     });
     api.ensure("/api/v1/namespaces/default/services", svc)
         .await?;
-    // The API server's own endpoints. Validation refuses loopback addresses (as upstream, whose
-    // reconciler advertises a routable address); on a loopback-only server they are left out.
-    if let Err(e) = endpoints(api, advertise_ip, port).await {
-        tracing::warn!(error = %e, "not publishing the kubernetes endpoints");
+    // The API server's own endpoints, at a routable address (validation refuses loopback, as
+    // upstream's); a server with no such address publishes none.
+    match endpoint_ip {
+        Some(ip) => endpoints(api, &ip.to_string(), port).await?,
+        None => tracing::warn!("no routable address: not publishing the kubernetes endpoints"),
     }
     Ok(())
 }

@@ -42,6 +42,10 @@ pub struct Config {
     pub token_auth_file: Option<PathBuf>,
     /// Extra names and addresses for the serving certificate.
     pub extra_sans: Vec<String>,
+    /// The address published in the `kubernetes` Service's endpoints (pods reach the API
+    /// there). Default: the bind address, or for a server bound to every interface the
+    /// address of the interface the default route leaves through.
+    pub advertise_address: Option<IpAddr>,
 }
 
 /// A running API server.
@@ -80,6 +84,22 @@ fn advertise_ip(bind: IpAddr) -> IpAddr {
     }
 }
 
+/// The address for the `kubernetes` endpoints: routable, never loopback (upstream's validation
+/// refuses loopback endpoints). Finding the default route's source address sends nothing: a
+/// UDP socket is only connected, to a documentation-only address.
+fn endpoint_ip(config: &Config) -> Option<IpAddr> {
+    let chosen = match config.advertise_address {
+        Some(ip) => ip,
+        None if !config.bind_address.is_unspecified() => config.bind_address,
+        None => {
+            let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+            socket.connect("192.0.2.1:9").ok()?;
+            socket.local_addr().ok()?.ip()
+        }
+    };
+    (!chosen.is_loopback() && !chosen.is_unspecified()).then_some(chosen)
+}
+
 /// Start the API server over `store`; it stops when `shutdown` completes.
 pub async fn start(
     config: Config,
@@ -91,7 +111,9 @@ pub async fn start(
     let allocator = services::ServiceAllocator::new(cidr);
     let advertise = advertise_ip(config.bind_address);
 
+    let endpoint_ip = endpoint_ip(&config);
     let mut ips = vec![IpAddr::V4(allocator.api_service_ip()), advertise];
+    ips.extend(endpoint_ip);
     if !config.bind_address.is_unspecified() {
         ips.push(config.bind_address);
     }
@@ -146,7 +168,7 @@ pub async fn start(
         shutdown,
     ));
 
-    bootstrap::run(&api, &advertise.to_string(), addr.port())
+    bootstrap::run(&api, endpoint_ip, addr.port())
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
     app.ready.store(true, Ordering::SeqCst);

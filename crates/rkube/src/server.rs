@@ -80,12 +80,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             args.store
         );
     }
-    let _ = (
-        &args.cluster_cidr,
-        args.disable_agent,
-        &args.node_name,
-        args.node_ip,
-    );
+    let _ = (&args.cluster_cidr, args.disable_agent, &args.node_name);
     let store = rkube_store::sqlite::SqliteStore::open(&data_dir.join("state.db"))
         .context("opening the store")?;
     // Compact history every five minutes, as upstream does with etcd.
@@ -102,6 +97,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         service_cidr: args.service_cidr,
         token_auth_file: args.token_auth_file,
         extra_sans: args.tls_san,
+        advertise_address: args.node_ip,
     };
     let running = rkube_apiserver::start(config, store, shutdown_signal()).await?;
     eprintln!(

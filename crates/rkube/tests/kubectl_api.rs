@@ -261,3 +261,33 @@ fn requests_without_credentials_are_refused_but_health_is_public() {
         "{body}"
     );
 }
+
+#[test]
+fn kubernetes_endpoints_publish_the_advertised_address() {
+    // A documentation-range address: only published, never dialled.
+    let s = TestServer::start_with(
+        std::path::Path::new(env!("CARGO_BIN_EXE_rkube")),
+        &["--node-ip", "198.51.100.7"],
+    )
+    .expect("starting rkube server");
+    let ep = s.kubectl(&[
+        "get",
+        "endpoints",
+        "kubernetes",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.subsets[0].addresses[0].ip} {.subsets[0].ports[0].name}",
+    ]);
+    assert_eq!(ep.stdout, "198.51.100.7 https", "{}", ep.all());
+    let slice = s.kubectl(&[
+        "get",
+        "endpointslices",
+        "kubernetes",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.endpoints[0].addresses[0]}",
+    ]);
+    assert_eq!(slice.stdout, "198.51.100.7", "{}", slice.all());
+}

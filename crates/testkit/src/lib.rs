@@ -29,6 +29,8 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub port: u16,
     child: Option<Child>,
+    /// Flags added to every `rkube server` start.
+    extra_args: Vec<String>,
 }
 
 /// What a kubectl run printed.
@@ -57,12 +59,18 @@ impl KubectlOutput {
 impl TestServer {
     /// Start `binary server` on a free port with a fresh data dir and wait until `/readyz`.
     pub fn start(binary: &Path) -> anyhow::Result<Self> {
+        Self::start_with(binary, &[])
+    }
+
+    /// [`TestServer::start`] with extra `rkube server` flags (kept across restarts).
+    pub fn start_with(binary: &Path, extra_args: &[&str]) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("rkube-test").tempdir()?;
         let mut s = Self {
             binary: binary.to_path_buf(),
             dir,
             port: free_port(),
             child: None,
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
         };
         s.spawn()?;
         Ok(s)
@@ -95,6 +103,7 @@ impl TestServer {
                 &self.port.to_string(),
                 "--disable-agent",
             ])
+            .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
