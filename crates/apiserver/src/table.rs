@@ -1,13 +1,13 @@
 //! Server-side printing: `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`.
 //!
-//! kubectl asks for Tables for `get`. This module gives every resource upstream's generic
-//! columns (Name, Age) plus the first columns of a few common resources; the full per-resource
-//! column sets are the kubectl-fidelity work.
+//! kubectl asks for Tables for `get`. The columns and cells come from `rkube-registry`'s
+//! printers (upstream's per-resource columns); this module builds the Table around them.
 
 use crate::handler::ApiRequest;
 use axum::response::Response;
 use http::HeaderMap;
 use rkube_registry::ResourceInfo;
+use rkube_registry::printers;
 use rkube_store::Revision;
 use serde_json::{Value, json};
 
@@ -24,119 +24,12 @@ pub fn wants_table(headers: &HeaderMap) -> bool {
         })
 }
 
-/// A column definition.
-fn column(name: &str, kind: &str, format: &str, description: &str) -> Value {
-    json!({"name": name, "type": kind, "format": format, "description": description, "priority": 0})
-}
-
-/// The columns of a resource.
+/// The column definitions of a resource's Table.
 fn columns(info: &ResourceInfo) -> Vec<Value> {
-    let name = column(
-        "Name",
-        "string",
-        "name",
-        "Name must be unique within a namespace.",
-    );
-    let age = column(
-        "Age",
-        "string",
-        "",
-        "CreationTimestamp is a timestamp representing the server time when this object was created.",
-    );
-    match (info.group, info.plural) {
-        ("", "namespaces") => vec![
-            name,
-            column("Status", "string", "", "The status of the namespace"),
-            age,
-        ],
-        ("", "configmaps") => vec![
-            name,
-            column(
-                "Data",
-                "integer",
-                "",
-                "Data contains the configuration data.",
-            ),
-            age,
-        ],
-        ("", "secrets") => vec![
-            name,
-            column("Type", "string", "", "The type of the secret"),
-            column("Data", "integer", "", "The number of data entries"),
-            age,
-        ],
-        _ => vec![name, age],
-    }
-}
-
-/// Upstream's short age: `5s`, `3m`, `2d4h`.
-pub fn age(created: Option<&str>) -> String {
-    let Some(ts) = created.and_then(|c| c.parse::<jiff::Timestamp>().ok()) else {
-        return "<unknown>".into();
-    };
-    let secs = (jiff::Timestamp::now().as_second() - ts.as_second()).max(0);
-    human_duration(secs)
-}
-
-/// kubectl's `HumanDuration`.
-pub fn human_duration(secs: i64) -> String {
-    let (m, h, d) = (secs / 60, secs / 3600, secs / 86400);
-    if secs < 120 {
-        format!("{secs}s")
-    } else if m < 10 {
-        let s = secs % 60;
-        if s == 0 {
-            format!("{m}m")
-        } else {
-            format!("{m}m{s}s")
-        }
-    } else if m < 180 {
-        format!("{m}m")
-    } else if h < 8 {
-        let mm = m % 60;
-        if mm == 0 {
-            format!("{h}h")
-        } else {
-            format!("{h}h{mm}m")
-        }
-    } else if h < 48 {
-        format!("{h}h")
-    } else if h < 24 * 8 {
-        let hh = h % 24;
-        if hh == 0 {
-            format!("{d}d")
-        } else {
-            format!("{d}d{hh}h")
-        }
-    } else if h < 24 * 365 * 2 {
-        format!("{d}d")
-    } else if h < 24 * 365 * 8 {
-        let y = d / 365;
-        let dd = d % 365;
-        if dd == 0 {
-            format!("{y}y")
-        } else {
-            format!("{y}y{dd}d")
-        }
-    } else {
-        format!("{}y", d / 365)
-    }
-}
-
-fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
-    let name = Value::String(crate::object::name(obj).to_string());
-    let age = Value::String(age(crate::object::meta_str(obj, "creationTimestamp")));
-    let count = |v: &Value| v.as_object().map_or(0, |m| m.len());
-    match (info.group, info.plural) {
-        ("", "namespaces") => vec![name, obj["status"]["phase"].clone(), age],
-        ("", "configmaps") => vec![
-            name,
-            json!(count(&obj["data"]) + count(&obj["binaryData"])),
-            age,
-        ],
-        ("", "secrets") => vec![name, obj["type"].clone(), json!(count(&obj["data"])), age],
-        _ => vec![name, age],
-    }
+    printers::columns(info)
+        .iter()
+        .map(printers::Column::definition)
+        .collect()
 }
 
 /// The row object: the metadata (default) or the whole object (`includeObject=Object`).
@@ -153,7 +46,14 @@ fn row_object(obj: &Value, include: &str) -> Value {
 fn table(info: &ResourceInfo, objs: &[Value], meta: Value, include: &str) -> Value {
     let rows: Vec<Value> = objs
         .iter()
-        .map(|o| json!({"cells": cells(info, o), "object": row_object(o, include)}))
+        .map(|o| {
+            let mut row =
+                json!({"cells": printers::cells(info, o), "object": row_object(o, include)});
+            if let Some(c) = printers::row_conditions(info, o) {
+                row["conditions"] = c;
+            }
+            row
+        })
         .collect();
     json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": columns(info), "rows": rows})
 }
@@ -191,18 +91,4 @@ pub fn event_table(info: &ResourceInfo, obj: &Value) -> Value {
     let meta =
         json!({"resourceVersion": crate::object::meta_str(obj, "resourceVersion").unwrap_or("")});
     table(info, std::slice::from_ref(obj), meta, "Metadata")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn human_durations_match_kubectl() {
-        assert_eq!(human_duration(5), "5s");
-        assert_eq!(human_duration(125), "2m5s");
-        assert_eq!(human_duration(600), "10m");
-        assert_eq!(human_duration(3 * 3600 + 60), "3h1m");
-        assert_eq!(human_duration(50 * 3600), "2d2h");
-    }
 }
