@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod discovery;
 pub mod meta;
 pub mod openapi;
+pub mod patch_meta;
 pub mod resources;
 pub mod strategy;
 
