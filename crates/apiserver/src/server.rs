@@ -11,7 +11,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use http::Method;
 use rkube_machinery::{ApiError, GroupResource};
-use rkube_registry::{catalog, discovery};
+use rkube_registry::{catalog, discovery, openapi};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -214,10 +214,20 @@ fn non_resource(app: &App, path: &str, query: &str, headers: &http::HeaderMap) -
     }
     let parts: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
     let doc = match parts.as_slice() {
-        ["openapi", "v3"] => Some(rkube_registry::openapi::index()),
-        ["openapi", "v3", "api", version] => rkube_registry::openapi::group_version("", version),
+        ["openapi", "v2"] => {
+            let accept = headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok());
+            if accept.is_some_and(openapi::v2::wants_protobuf) {
+                let pb = openapi::v2::protobuf();
+                return openapi_response(pb, openapi::v2::PROTOBUF_MEDIA_TYPE, headers);
+            }
+            return openapi_response(openapi::v2::json(), "application/json", headers);
+        }
+        ["openapi", "v3"] => Some(openapi::v3::index()),
+        ["openapi", "v3", "api", version] => {
+            return openapi_document(openapi::v3::document("", version), headers);
+        }
         ["openapi", "v3", "apis", group, version] => {
-            rkube_registry::openapi::group_version(group, version)
+            return openapi_document(openapi::v3::document(group, version), headers);
         }
         ["api", version] => discovery::resource_list("", version),
         ["apis", group] => discovery::api_group(group),
@@ -228,6 +238,40 @@ fn non_resource(app: &App, path: &str, query: &str, headers: &http::HeaderMap) -
         Some(d) => json(200, &d),
         None => crate::http::error(&ApiError::unknown_resource()),
     }
+}
+
+fn openapi_document(doc: Option<&'static openapi::Served>, headers: &http::HeaderMap) -> Response {
+    match doc {
+        Some(d) => openapi_response(d, "application/json", headers),
+        None => crate::http::error(&ApiError::unknown_resource()),
+    }
+}
+
+/// A cached OpenAPI document with its ETag; `304 Not Modified` when the client has it already.
+fn openapi_response(
+    doc: &'static openapi::Served,
+    content_type: &'static str,
+    headers: &http::HeaderMap,
+) -> Response {
+    let etag = doc.etag();
+    let fresh = headers
+        .get(http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut r = if fresh {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = http::StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        crate::http::json_bytes(200, bytes::Bytes::from_static(&doc.body))
+    };
+    let h = r.headers_mut();
+    h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    if let Ok(v) = http::HeaderValue::from_str(&etag) {
+        h.insert(http::header::ETAG, v);
+    }
+    h.insert("Vary", http::HeaderValue::from_static("Accept"));
+    r
 }
 
 async fn resource_request(

@@ -12,6 +12,7 @@ pub mod conversion;
 pub mod discovery;
 pub mod meta;
 pub mod openapi;
+pub mod patch_meta;
 pub mod printers;
 pub mod resources;
 pub mod strategy;

@@ -1,0 +1,102 @@
+//! `/openapi/v2`: one swagger 2.0 document for every served group version, as JSON and as
+//! gnostic protobuf (what kubectl asks for when it validates objects on the client side).
+
+use super::definitions::definitions;
+use super::paths::{Style, resource_paths, root_definitions};
+use super::{INFO_VERSION, Served, gnostic};
+use crate::catalog::{self, GROUPS};
+use serde_json::{Map, Value, json};
+use std::sync::OnceLock;
+
+/// The media type kubectl asks for (`Accept`) and the server answers with.
+pub const PROTOBUF_MEDIA_TYPE: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+
+fn document() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(build)
+}
+
+/// The document as JSON, built on first use.
+pub fn json() -> &'static Served {
+    static JSON: OnceLock<Served> = OnceLock::new();
+    JSON.get_or_init(|| {
+        Served::new(serde_json::to_vec(document()).expect("JSON values always serialize"))
+    })
+}
+
+/// The document as a gnostic `openapi.v2.Document` protobuf, built on first use.
+pub fn protobuf() -> &'static Served {
+    static PB: OnceLock<Served> = OnceLock::new();
+    PB.get_or_init(|| Served::new(gnostic::encode(document())))
+}
+
+/// Whether an `Accept` header asks for the protobuf form.
+pub fn wants_protobuf(accept: &str) -> bool {
+    accept
+        .split(',')
+        .any(|part| part.split(';').next().unwrap_or("").trim() == PROTOBUF_MEDIA_TYPE)
+}
+
+fn build() -> Value {
+    let mut paths = Map::new();
+    let mut roots = Vec::new();
+    for g in GROUPS {
+        for v in g.versions {
+            let resources: Vec<_> = catalog::resources_of(g.name, v).collect();
+            for info in &resources {
+                resource_paths(Style::V2, info, &mut paths);
+            }
+            roots.extend(root_definitions(&resources));
+        }
+    }
+    let defs = definitions();
+    let mut definitions = Map::new();
+    for name in defs.closure(roots.iter().map(String::as_str)) {
+        if let Some(schema) = defs.get(&name) {
+            definitions.insert(name, schema.clone());
+        }
+    }
+    json!({
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": INFO_VERSION},
+        "paths": paths,
+        "definitions": definitions,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_document_has_definitions_and_paths() {
+        let doc: Value = serde_json::from_slice(&json().body).unwrap();
+        assert_eq!(doc["swagger"], "2.0");
+        let cm = &doc["definitions"]["io.k8s.api.core.v1.ConfigMap"];
+        assert_eq!(cm["x-kubernetes-group-version-kind"][0]["kind"], "ConfigMap");
+        assert_eq!(
+            cm["properties"]["metadata"]["$ref"],
+            "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+        );
+        let post = &doc["paths"]["/api/v1/namespaces/{namespace}/configmaps"]["post"];
+        assert_eq!(post["x-kubernetes-action"], "post");
+        assert!(
+            post["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["in"] == "body")
+        );
+    }
+
+    #[test]
+    fn protobuf_is_asked_for_by_media_type() {
+        assert!(wants_protobuf(
+            "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+        ));
+        assert!(wants_protobuf(
+            "application/json;q=0.9, application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+        ));
+        assert!(!wants_protobuf("application/json"));
+    }
+}
