@@ -14,6 +14,7 @@ pub mod http;
 pub mod internal;
 pub mod namespaces;
 pub mod object;
+pub mod patch;
 pub mod pki;
 pub mod request;
 pub mod reviews;

@@ -1,6 +1,6 @@
 //! Subresources: `status`, `scale`, `pods/binding`, `pods/eviction`, `namespaces/finalize`.
 
-use super::update::{Target, guaranteed_update, parse_patch, patch_document};
+use super::update::{Target, guaranteed_update, parse_patch};
 use super::{Api, ApiRequest};
 use crate::object;
 use axum::response::Response;
@@ -113,7 +113,7 @@ async fn scale(api: &Api, req: &ApiRequest, verb: &str) -> Result<Response, ApiE
         let scale = to_scale(current);
         let wanted = if verb == "patch" {
             let (kind, patch) = parse_patch(req)?;
-            patch_document(kind, &patch, &scale)?
+            crate::patch::apply(kind, &patch, &scale, ("autoscaling", "v1", "Scale"))?
         } else {
             serde_json::from_slice::<Value>(&req.body)
                 .map_err(|e| ApiError::bad_request(format!("unable to decode Scale: {e}")))?

@@ -3,6 +3,7 @@
 use super::create::{decode_object, field_validation, ttl_of, with_warnings};
 use super::{Api, ApiRequest};
 use crate::object;
+use crate::patch::PatchKind;
 use crate::storage::Stored;
 use axum::response::Response;
 use rkube_machinery::ApiError;
@@ -52,11 +53,12 @@ pub async fn replace(api: &Api, req: &ApiRequest, target: Target) -> Result<Resp
     ))
 }
 
-/// PATCH: apply a JSON patch, merge patch or (for now, as a merge patch) strategic merge patch.
+/// PATCH: apply a JSON patch, merge patch or strategic merge patch (server-side apply is, for
+/// now, a merge patch).
 pub async fn patch(api: &Api, req: &ApiRequest, target: Target) -> Result<Response, ApiError> {
     let (kind, patch) = parse_patch(req)?;
     let mut precondition = None;
-    if kind == PatchKind::Merge {
+    if matches!(kind, PatchKind::Merge | PatchKind::Strategic) {
         precondition = patch
             .get("metadata")
             .and_then(|m| m.get("resourceVersion"))
@@ -64,35 +66,15 @@ pub async fn patch(api: &Api, req: &ApiRequest, target: Target) -> Result<Respon
             .map(str::to_string);
     }
     let obj = guaranteed_update(api, req, target, precondition.as_deref(), |current| {
-        apply_patch(kind, &patch, current)
+        crate::patch::apply(kind, &patch, current, kind_of(req))
     })
     .await?;
     Ok(crate::table::respond_object(req, &obj))
 }
 
-/// Apply a patch of `kind` to a copy of `current`.
-fn apply_patch(kind: PatchKind, patch: &Value, current: &Value) -> Result<Value, ApiError> {
-    {
-        let mut doc = current.clone();
-        match kind {
-            PatchKind::Json => {
-                let p: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|e| {
-                    ApiError::bad_request(format!("the json patch is invalid: {e}"))
-                })?;
-                json_patch::patch(&mut doc, &p).map_err(|e| {
-                    ApiError::new(
-                        422,
-                        rkube_machinery::StatusReason::Invalid,
-                        format!(
-                            "the server rejected our request due to an error in our request: {e}"
-                        ),
-                    )
-                })?;
-            }
-            PatchKind::Merge | PatchKind::Apply => merge_patch(&mut doc, patch),
-        }
-        Ok(doc)
-    }
+/// The (group, version, kind) whose schema a strategic merge patch of `req` follows.
+pub fn kind_of(req: &ApiRequest) -> (&'static str, &'static str, &'static str) {
+    (req.resource.group, req.resource.version, req.resource.kind)
 }
 
 /// Parse a PATCH body into its kind and document.
@@ -104,14 +86,8 @@ pub fn parse_patch(req: &ApiRequest) -> Result<(PatchKind, Value), ApiError> {
         .unwrap_or("")
         .trim()
         .to_string();
-    let kind = match content_type.as_str() {
-        "application/json-patch+json" => PatchKind::Json,
-        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-            PatchKind::Merge
-        }
-        "application/apply-patch+yaml" | "application/apply-patch+cbor" => PatchKind::Apply,
-        other => return Err(ApiError::unsupported_media_type(other)),
-    };
+    let kind = PatchKind::from_content_type(&content_type)
+        .ok_or_else(|| ApiError::unsupported_media_type(&content_type))?;
     let patch: Value = if kind == PatchKind::Apply {
         serde_norway::from_slice(&req.body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
@@ -120,38 +96,6 @@ pub fn parse_patch(req: &ApiRequest) -> Result<(PatchKind, Value), ApiError> {
             .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?
     };
     Ok((kind, patch))
-}
-
-/// Apply a parsed patch to a document (used by subresources such as scale).
-pub fn patch_document(kind: PatchKind, patch: &Value, current: &Value) -> Result<Value, ApiError> {
-    apply_patch(kind, patch, current)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PatchKind {
-    Json,
-    Merge,
-    Apply,
-}
-
-/// RFC 7386 JSON merge patch.
-pub fn merge_patch(target: &mut Value, patch: &Value) {
-    match patch {
-        Value::Object(p) => {
-            if !target.is_object() {
-                *target = Value::Object(Default::default());
-            }
-            let t = target.as_object_mut().expect("just made an object");
-            for (k, v) in p {
-                if v.is_null() {
-                    t.remove(k);
-                } else {
-                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-        }
-        other => *target = other.clone(),
-    }
 }
 
 /// Read, change, validate and write back, retrying when another writer got there first (unless
@@ -324,17 +268,4 @@ fn bump_generation(new: &mut Value, old: &Value, policy: Generation) {
         .unwrap_or(1);
     let next = if changed { old_gen + 1 } else { old_gen };
     object::set_meta(new, "generation", Value::from(next));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn merge_patch_follows_rfc7386() {
-        let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}});
-        merge_patch(&mut doc, &json!({"a": "z", "c": {"f": null}}));
-        assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}}));
-    }
 }

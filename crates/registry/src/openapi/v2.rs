@@ -73,7 +73,10 @@ mod tests {
         let doc: Value = serde_json::from_slice(&json().body).unwrap();
         assert_eq!(doc["swagger"], "2.0");
         let cm = &doc["definitions"]["io.k8s.api.core.v1.ConfigMap"];
-        assert_eq!(cm["x-kubernetes-group-version-kind"][0]["kind"], "ConfigMap");
+        assert_eq!(
+            cm["x-kubernetes-group-version-kind"][0]["kind"],
+            "ConfigMap"
+        );
         assert_eq!(
             cm["properties"]["metadata"]["$ref"],
             "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"

@@ -1,0 +1,77 @@
+//! PATCH documents: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and Kubernetes'
+//! strategic merge patch, applied to the current object to produce the new one.
+
+mod merge;
+mod strategic;
+
+pub use merge::merge_patch;
+pub use strategic::strategic_merge_patch;
+
+use rkube_machinery::{ApiError, StatusReason};
+use serde_json::Value;
+
+/// The kinds of PATCH upstream accepts, by content type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchKind {
+    /// `application/json-patch+json`
+    Json,
+    /// `application/merge-patch+json`
+    Merge,
+    /// `application/strategic-merge-patch+json`
+    Strategic,
+    /// `application/apply-patch+yaml` (server-side apply)
+    Apply,
+}
+
+impl PatchKind {
+    /// The kind of a PATCH by its content type (without parameters).
+    pub fn from_content_type(ct: &str) -> Option<PatchKind> {
+        Some(match ct {
+            "application/json-patch+json" => PatchKind::Json,
+            "application/merge-patch+json" => PatchKind::Merge,
+            "application/strategic-merge-patch+json" => PatchKind::Strategic,
+            "application/apply-patch+yaml" | "application/apply-patch+cbor" => PatchKind::Apply,
+            _ => return None,
+        })
+    }
+}
+
+/// Apply `patch` of `kind` to a copy of `current`, an object of `kind_of` (group, version, kind)
+/// whose schema tells strategic merge patch how to merge lists.
+pub fn apply(
+    kind: PatchKind,
+    patch: &Value,
+    current: &Value,
+    kind_of: (&str, &str, &str),
+) -> Result<Value, ApiError> {
+    let mut doc = current.clone();
+    match kind {
+        PatchKind::Json => {
+            let p: json_patch::Patch = serde_json::from_value(patch.clone())
+                .map_err(|e| ApiError::bad_request(format!("the json patch is invalid: {e}")))?;
+            json_patch::patch(&mut doc, &p).map_err(|e| {
+                ApiError::new(
+                    422,
+                    StatusReason::Invalid,
+                    format!("the server rejected our request due to an error in our request: {e}"),
+                )
+            })?;
+            Ok(doc)
+        }
+        PatchKind::Merge | PatchKind::Apply => {
+            merge_patch(&mut doc, patch);
+            Ok(doc)
+        }
+        PatchKind::Strategic => {
+            let (group, version, kind) = kind_of;
+            let schema = rkube_registry::patch_meta::Node::of_kind(group, version, kind);
+            strategic_merge_patch(&doc, patch, schema).map_err(|e| {
+                ApiError::new(
+                    422,
+                    StatusReason::Invalid,
+                    format!("the server rejected our request due to an error in our request: {e}"),
+                )
+            })
+        }
+    }
+}
