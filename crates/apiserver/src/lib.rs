@@ -9,6 +9,7 @@
 pub mod authn;
 pub mod authz;
 pub mod bootstrap;
+pub mod fieldmanager;
 pub mod handler;
 pub mod http;
 pub mod internal;

@@ -111,8 +111,48 @@ pub fn random_suffix() -> String {
 }
 
 pub async fn create(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
-    let (mut obj, unknown) = decode_object(req)?;
+    let (obj, unknown) = decode_object(req)?;
     let warnings = field_validation(req, &unknown)?;
+    create_object(api, req, obj, warnings, Tracking::Update).await
+}
+
+/// How a create records its managed fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tracking {
+    /// A plain create: the creator owns what it set (operation `Update`).
+    Update,
+    /// Server-side apply created the object and recorded its fields already.
+    Applied,
+}
+
+/// The writer of a request, for managed fields.
+pub fn writer<'a>(req: &'a ApiRequest, status: bool) -> crate::fieldmanager::Writer<'a> {
+    let user_agent = req
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    crate::fieldmanager::Writer {
+        manager: crate::fieldmanager::manager_name(req.query.get("fieldManager"), user_agent),
+        subresource: status.then_some("status"),
+        api_version: req.resource.api_version(),
+        has_status_subresource: req.resource.has_status_subresource(),
+    }
+}
+
+/// The schema managed fields and strategic merge patch follow for `req`'s resource.
+pub fn schema_of(req: &ApiRequest) -> Option<rkube_registry::patch_meta::Node> {
+    let r = req.resource;
+    rkube_registry::patch_meta::Node::of_kind(r.group, r.version, r.kind)
+}
+
+/// Create `obj` (decoded from the request, or built by server-side apply).
+pub async fn create_object(
+    api: &Api,
+    req: &ApiRequest,
+    mut obj: Value,
+    warnings: Vec<String>,
+    tracking: Tracking,
+) -> Result<Response, ApiError> {
     let dry_run = req.query.dry_run()?;
     let info = req.resource;
     let strategy = req.strategy()?.clone();
@@ -172,6 +212,9 @@ pub async fn create(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
         return Err(ApiError::invalid(info.kind, info.group, &name, &errors));
     }
     let key = info.storage_key(req.namespace(), &name);
+    if tracking == Tracking::Update {
+        crate::fieldmanager::record_update(None, &mut obj, &writer(req, false), schema_of(req));
+    }
 
     if info.group.is_empty() && info.plural == "services" {
         return crate::services::create_service(api, req, obj, &key, dry_run, warnings).await;

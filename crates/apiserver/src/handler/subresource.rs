@@ -1,5 +1,6 @@
 //! Subresources: `status`, `scale`, `pods/binding`, `pods/eviction`, `namespaces/finalize`.
 
+use super::create::Tracking;
 use super::update::{Target, guaranteed_update, parse_patch};
 use super::{Api, ApiRequest};
 use crate::object;
@@ -132,7 +133,7 @@ async fn scale(api: &Api, req: &ApiRequest, verb: &str) -> Result<Response, ApiE
         next["spec"]["replicas"] = replicas;
         Ok(next)
     };
-    let written = guaranteed_update(api, req, Target::Main, None, change)
+    let written = guaranteed_update(api, req, Target::Main, None, Tracking::Update, change)
         .await
         .map_err(|mut e| {
             // Validation of replicas reports against the Scale, as upstream.

@@ -1,6 +1,9 @@
 //! PUT and PATCH: the guaranteed-update loop shared by the main resource and `/status`.
 
-use super::create::{decode_object, field_validation, ttl_of, with_warnings};
+use super::create::{
+    Tracking, create_object, decode_object, field_validation, schema_of, ttl_of, with_warnings,
+    writer,
+};
 use super::{Api, ApiRequest};
 use crate::object;
 use crate::patch::PatchKind;
@@ -43,9 +46,14 @@ pub async fn replace(api: &Api, req: &ApiRequest, target: Target) -> Result<Resp
     let precondition = object::meta_str(&body, "resourceVersion")
         .filter(|s| !s.is_empty())
         .map(str::to_string);
-    let obj = guaranteed_update(api, req, target, precondition.as_deref(), |_| {
-        Ok(body.clone())
-    })
+    let obj = guaranteed_update(
+        api,
+        req,
+        target,
+        precondition.as_deref(),
+        Tracking::Update,
+        |_| Ok(body.clone()),
+    )
     .await?;
     Ok(with_warnings(
         crate::table::respond_object(req, &obj),
@@ -53,10 +61,13 @@ pub async fn replace(api: &Api, req: &ApiRequest, target: Target) -> Result<Resp
     ))
 }
 
-/// PATCH: apply a JSON patch, merge patch or strategic merge patch (server-side apply is, for
-/// now, a merge patch).
+/// PATCH: apply a JSON patch, merge patch or strategic merge patch; or server-side apply, which
+/// creates the object when it does not exist yet.
 pub async fn patch(api: &Api, req: &ApiRequest, target: Target) -> Result<Response, ApiError> {
     let (kind, patch) = parse_patch(req)?;
+    if kind == PatchKind::Apply {
+        return server_side_apply(api, req, target, &patch).await;
+    }
     let mut precondition = None;
     if matches!(kind, PatchKind::Merge | PatchKind::Strategic) {
         precondition = patch
@@ -65,11 +76,54 @@ pub async fn patch(api: &Api, req: &ApiRequest, target: Target) -> Result<Respon
             .and_then(Value::as_str)
             .map(str::to_string);
     }
-    let obj = guaranteed_update(api, req, target, precondition.as_deref(), |current| {
-        crate::patch::apply(kind, &patch, current, kind_of(req))
-    })
+    let obj = guaranteed_update(
+        api,
+        req,
+        target,
+        precondition.as_deref(),
+        Tracking::Update,
+        |current| crate::patch::apply(kind, &patch, current, kind_of(req)),
+    )
     .await?;
     Ok(crate::table::respond_object(req, &obj))
+}
+
+/// `application/apply-patch+yaml`: merge the configuration as its field manager (required, as
+/// upstream), refusing to change others' fields unless `force=true`.
+async fn server_side_apply(
+    api: &Api,
+    req: &ApiRequest,
+    target: Target,
+    config: &Value,
+) -> Result<Response, ApiError> {
+    if req.query.get("fieldManager").is_none_or(str::is_empty) {
+        return Err(ApiError::bad_request(
+            "PATCH requests of type apply must have fieldManager",
+        ));
+    }
+    if !config.is_object() {
+        return Err(ApiError::bad_request(
+            "error decoding YAML: the apply configuration must be an object",
+        ));
+    }
+    let force = req.query.get("force") == Some("true");
+    let w = writer(req, target == Target::Status);
+    let schema = schema_of(req);
+    let applied = guaranteed_update(api, req, target, None, Tracking::Applied, |current| {
+        crate::fieldmanager::apply(Some(current), config, &w, force, schema)
+    })
+    .await;
+    match applied {
+        Ok(obj) => Ok(crate::table::respond_object(req, &obj)),
+        Err(e) if e.code == 404 && target == Target::Main => {
+            let mut obj = crate::fieldmanager::apply(None, config, &w, force, schema)?;
+            if object::name(&obj).is_empty() {
+                object::set_meta(&mut obj, "name", Value::String(req.name().to_string()));
+            }
+            create_object(api, req, obj, Vec::new(), Tracking::Applied).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The (group, version, kind) whose schema a strategic merge patch of `req` follows.
@@ -105,6 +159,7 @@ pub async fn guaranteed_update(
     req: &ApiRequest,
     target: Target,
     precondition: Option<&str>,
+    tracking: Tracking,
     change: impl Fn(&Value) -> Result<Value, ApiError>,
 ) -> Result<Value, ApiError> {
     let gr = req.gr();
@@ -166,6 +221,10 @@ pub async fn guaranteed_update(
             ));
         }
         bump_generation(&mut new, &old, strategy.generation());
+        if tracking == Tracking::Update {
+            let writer = super::create::writer(req, target == Target::Status);
+            crate::fieldmanager::record_update(Some(&old), &mut new, &writer, schema_of(req));
+        }
         if object::same_content(&new, &old) {
             return Ok(old);
         }
