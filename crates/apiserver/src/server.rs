@@ -215,10 +215,12 @@ fn non_resource(app: &App, path: &str, query: &str, headers: &http::HeaderMap) -
     let parts: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
     let doc = match parts.as_slice() {
         ["openapi", "v2"] => {
-            let accept = headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok());
+            let accept = headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
             if accept.is_some_and(openapi::v2::wants_protobuf) {
                 let pb = openapi::v2::protobuf();
-                return openapi_response(pb, openapi::v2::PROTOBUF_MEDIA_TYPE, headers);
+                return openapi_response(pb, openapi::v2::PROTOBUF_CONTENT_TYPE, headers);
             }
             return openapi_response(openapi::v2::json(), "application/json", headers);
         }
@@ -266,7 +268,10 @@ fn openapi_response(
         crate::http::json_bytes(200, bytes::Bytes::from_static(&doc.body))
     };
     let h = r.headers_mut();
-    h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
     if let Ok(v) = http::HeaderValue::from_str(&etag) {
         h.insert(http::header::ETAG, v);
     }

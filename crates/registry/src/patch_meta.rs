@@ -31,7 +31,8 @@ pub struct PatchMeta {
 
 impl PatchMeta {
     fn has(&self, s: &str) -> bool {
-        self.strategy.is_some_and(|all| all.split(',').any(|x| x == s))
+        self.strategy
+            .is_some_and(|all| all.split(',').any(|x| x == s))
     }
 
     /// Lists are merged element by element (by `merge_key`, or as a set of primitives).
@@ -87,10 +88,7 @@ impl Node {
 
     /// A field of this struct.
     pub fn field(&self, name: &str) -> Option<Node> {
-        self.resolved
-            .get("properties")?
-            .get(name)
-            .map(Node::new)
+        self.resolved.get("properties")?.get(name).map(Node::new)
     }
 
     /// The elements of this list, or the values of this map.
@@ -192,9 +190,12 @@ mod tests {
         let meta = Node::of_definition("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta").unwrap();
         assert!(meta.field("finalizers").unwrap().patch_meta().merges());
         assert_eq!(
-            lookup("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "ownerReferences")
-                .unwrap()
-                .merge_key,
+            lookup(
+                "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+                "ownerReferences"
+            )
+            .unwrap()
+            .merge_key,
             Some("uid")
         );
         let strategy = Node::of_kind("apps", "v1", "Deployment")
@@ -217,7 +218,10 @@ mod tests {
         assert_eq!(pod_spec_field("containers").list_type(), Some("map"));
         assert_eq!(pod_spec_field("nodeSelector").type_name(), Some("object"));
         assert_eq!(
-            pod_spec_field("nodeSelector").elements().unwrap().type_name(),
+            pod_spec_field("nodeSelector")
+                .elements()
+                .unwrap()
+                .type_name(),
             Some("string")
         );
     }

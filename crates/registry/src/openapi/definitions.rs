@@ -23,7 +23,9 @@ pub struct Definitions {
 /// The definitions, decompressed and parsed on first use.
 pub fn definitions() -> &'static Definitions {
     static DEFS: OnceLock<Definitions> = OnceLock::new();
-    DEFS.get_or_init(|| Definitions::load(DATA).expect("the embedded OpenAPI definitions are valid"))
+    DEFS.get_or_init(|| {
+        Definitions::load(DATA).expect("the embedded OpenAPI definitions are valid")
+    })
 }
 
 impl Definitions {
@@ -152,7 +154,10 @@ mod tests {
         assert!(defs.iter().count() > 600);
         for (name, schema) in defs.iter() {
             refs_of(schema, &mut |target| {
-                assert!(defs.get(target).is_some(), "{name} refers to unknown {target}");
+                assert!(
+                    defs.get(target).is_some(),
+                    "{name} refers to unknown {target}"
+                );
             });
         }
     }

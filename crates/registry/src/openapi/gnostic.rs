@@ -99,6 +99,8 @@ pub struct AdditionalPropertiesItem {
 }
 
 /// The `oneof` of `openapi.v2.AdditionalPropertiesItem`.
+// Built once per document and encoded straight away: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, PartialEq, prost::Oneof)]
 pub enum AdditionalProperties {
     #[prost(message, tag = "1")]
@@ -185,6 +187,8 @@ pub struct Parameter {
 }
 
 /// The `oneof` of `openapi.v2.Parameter`.
+// Built once per document and encoded straight away: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, PartialEq, prost::Oneof)]
 pub enum ParameterKind {
     #[prost(message, tag = "1")]
@@ -341,7 +345,10 @@ fn schema(json: &Value) -> Schema {
         format: str_of(obj.get("format").unwrap_or(&Value::Null)),
         title: str_of(obj.get("title").unwrap_or(&Value::Null)),
         description: str_of(obj.get("description").unwrap_or(&Value::Null)),
-        unique_items: obj.get("uniqueItems").and_then(Value::as_bool).unwrap_or(false),
+        unique_items: obj
+            .get("uniqueItems")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         required: strings("required"),
         r#enum: obj
             .get("enum")
@@ -371,9 +378,12 @@ fn schema(json: &Value) -> Schema {
             .flatten()
             .map(schema)
             .collect(),
-        properties: obj.get("properties").and_then(Value::as_object).map(|p| Properties {
-            additional_properties: p.iter().map(|(n, s)| named_schema(n, s)).collect(),
-        }),
+        properties: obj
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| Properties {
+                additional_properties: p.iter().map(|(n, s)| named_schema(n, s)).collect(),
+            }),
         vendor_extension: extensions(obj),
     }
 }

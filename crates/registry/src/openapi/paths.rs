@@ -98,9 +98,8 @@ fn operation(
     if let Some(body) = bodies.request {
         let schema = json!({"$ref": reference(style, body)});
         match style {
-            Style::V2 => parameters.push(
-                json!({"name": "body", "in": "body", "required": true, "schema": schema}),
-            ),
+            Style::V2 => parameters
+                .push(json!({"name": "body", "in": "body", "required": true, "schema": schema})),
             Style::V3 => {
                 op.insert(
                     "requestBody".into(),
@@ -165,7 +164,13 @@ pub fn resource_paths(style: Style, info: &ResourceInfo, paths: &mut Map<String,
         one.insert("put".into(), op);
     }
     if info.has_verb("patch") {
-        let op = operation(style, info, "patch", PATCH_PARAMS, bodies(Some(PATCH), kind));
+        let op = operation(
+            style,
+            info,
+            "patch",
+            PATCH_PARAMS,
+            bodies(Some(PATCH), kind),
+        );
         one.insert("patch".into(), op);
     }
     if info.has_verb("delete") {
@@ -194,7 +199,10 @@ pub fn root_definitions(resources: &[&ResourceInfo]) -> Vec<String> {
     .collect();
     for info in resources {
         let list = format!("{}List", info.kind);
-        let mut kinds = vec![(info.group, info.version, info.kind), (info.group, info.version, list.as_str())];
+        let mut kinds = vec![
+            (info.group, info.version, info.kind),
+            (info.group, info.version, list.as_str()),
+        ];
         for sub in info.subresources {
             if sub.kind.is_empty() {
                 continue;
