@@ -220,7 +220,7 @@ fn non_resource(app: &App, path: &str, query: &str, headers: &http::HeaderMap) -
                 .and_then(|v| v.to_str().ok());
             if accept.is_some_and(openapi::v2::wants_protobuf) {
                 let pb = openapi::v2::protobuf();
-                return openapi_response(pb, openapi::v2::PROTOBUF_MEDIA_TYPE, headers);
+                return openapi_response(pb, openapi::v2::PROTOBUF_CONTENT_TYPE, headers);
             }
             return openapi_response(openapi::v2::json(), "application/json", headers);
         }

@@ -99,6 +99,8 @@ pub struct AdditionalPropertiesItem {
 }
 
 /// The `oneof` of `openapi.v2.AdditionalPropertiesItem`.
+// Built once per document and encoded straight away: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, PartialEq, prost::Oneof)]
 pub enum AdditionalProperties {
     #[prost(message, tag = "1")]
@@ -185,6 +187,8 @@ pub struct Parameter {
 }
 
 /// The `oneof` of `openapi.v2.Parameter`.
+// Built once per document and encoded straight away: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, PartialEq, prost::Oneof)]
 pub enum ParameterKind {
     #[prost(message, tag = "1")]

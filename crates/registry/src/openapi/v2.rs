@@ -8,33 +8,40 @@ use crate::catalog::{self, GROUPS};
 use serde_json::{Map, Value, json};
 use std::sync::OnceLock;
 
-/// The media type kubectl asks for (`Accept`) and the server answers with.
+/// The media type kubectl asks for (`Accept`); `@` is not valid in a media type, so the answer is
+/// labelled [`PROTOBUF_CONTENT_TYPE`], as upstream does.
 pub const PROTOBUF_MEDIA_TYPE: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
 
-fn document() -> &'static Value {
-    static DOC: OnceLock<Value> = OnceLock::new();
-    DOC.get_or_init(build)
-}
+/// The `Content-Type` of the protobuf answer, and the media type newer clients ask for.
+pub const PROTOBUF_CONTENT_TYPE: &str =
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
-/// The document as JSON, built on first use.
-pub fn json() -> &'static Served {
-    static JSON: OnceLock<Served> = OnceLock::new();
-    JSON.get_or_init(|| {
-        Served::new(serde_json::to_vec(document()).expect("JSON values always serialize"))
+/// Both encodings, built together on first use; the JSON tree itself is not kept.
+fn served() -> &'static (Served, Served) {
+    static BOTH: OnceLock<(Served, Served)> = OnceLock::new();
+    BOTH.get_or_init(|| {
+        let doc = build();
+        let json = serde_json::to_vec(&doc).expect("JSON values always serialize");
+        (Served::new(json), Served::new(gnostic::encode(&doc)))
     })
 }
 
-/// The document as a gnostic `openapi.v2.Document` protobuf, built on first use.
+/// The document as JSON.
+pub fn json() -> &'static Served {
+    &served().0
+}
+
+/// The document as a gnostic `openapi.v2.Document` protobuf.
 pub fn protobuf() -> &'static Served {
-    static PB: OnceLock<Served> = OnceLock::new();
-    PB.get_or_init(|| Served::new(gnostic::encode(document())))
+    &served().1
 }
 
 /// Whether an `Accept` header asks for the protobuf form.
 pub fn wants_protobuf(accept: &str) -> bool {
     accept
         .split(',')
-        .any(|part| part.split(';').next().unwrap_or("").trim() == PROTOBUF_MEDIA_TYPE)
+        .map(|part| part.split(';').next().unwrap_or("").trim())
+        .any(|t| t == PROTOBUF_MEDIA_TYPE || t == PROTOBUF_CONTENT_TYPE)
 }
 
 fn build() -> Value {
