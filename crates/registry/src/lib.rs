@@ -16,6 +16,7 @@ pub mod patch_meta;
 pub mod printers;
 pub mod resources;
 pub mod strategy;
+pub mod zero_fields;
 
 pub use catalog::{GroupInfo, ResourceInfo, SubresourceInfo};
 pub use strategy::{Generation, Strategy, TypedStrategy};

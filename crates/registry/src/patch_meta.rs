@@ -91,6 +91,24 @@ impl Node {
         self.resolved.get("properties")?.get(name).map(Node::new)
     }
 
+    /// The names of this struct's fields.
+    pub fn field_names(&self) -> impl Iterator<Item = &'static str> {
+        self.resolved
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|props| props.keys().map(String::as_str))
+    }
+
+    /// Whether upstream marks field `name` of this struct required: a Go field without
+    /// `omitempty`, which the JSON encoding always writes.
+    pub fn is_required(&self, name: &str) -> bool {
+        self.resolved
+            .get("required")
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.iter().any(|f| f.as_str() == Some(name)))
+    }
+
     /// The elements of this list, or the values of this map.
     pub fn elements(&self) -> Option<Node> {
         let sub = match self.type_name()? {

@@ -134,6 +134,16 @@ impl<S: TypedStrategy> Typed<S> {
     fn to_value(obj: &S::Object) -> Value {
         serde_json::to_value(obj).expect("k8s-openapi types always serialize")
     }
+
+    /// Write the empty fields upstream's Go encoding always shows (see [`crate::zero_fields`]).
+    fn fill_zero_fields(object: &mut Value) {
+        use k8s_openapi::Resource;
+        if let Some(node) =
+            crate::patch_meta::Node::of_kind(S::Object::GROUP, S::Object::VERSION, S::Object::KIND)
+        {
+            crate::zero_fields::fill(object, node);
+        }
+    }
 }
 
 impl<S: TypedStrategy> Strategy for Typed<S> {
@@ -167,6 +177,7 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
             meta::validate_object_meta(typed.metadata(), self.info.namespaced, S::NAME_RULE);
         errs.extend(self.rules.validate(&typed));
         *object = Self::to_value(&typed);
+        Self::fill_zero_fields(object);
         errs
     }
 
@@ -186,6 +197,7 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
         ));
         errs.extend(self.rules.validate_update(&typed, &old_typed));
         *new = Self::to_value(&typed);
+        Self::fill_zero_fields(new);
         errs
     }
 

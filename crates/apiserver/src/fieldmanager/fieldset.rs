@@ -60,13 +60,6 @@ pub(super) fn child_node(node: Option<Node>, name: &str) -> Option<Node> {
     })
 }
 
-/// Whether `node` is a plain map (`map[string]X`) rather than a struct.
-fn is_plain_map(node: Option<Node>) -> bool {
-    node.is_some_and(|n| {
-        n.definition().is_none() && n.field("x").is_none() && n.elements().is_some()
-    })
-}
-
 /// The `k:{...}` element of a list-of-maps item, keys sorted by name.
 pub(super) fn key_element(item: &Value, keys: &[&str]) -> String {
     let mut sorted: Vec<&&str> = keys.iter().collect();
@@ -312,8 +305,10 @@ fn diff_into(
                 removed.children.entry(format!("f:{k}")).or_default().member = true;
             }
         }
-        (None, Value::Object(n)) if !atomic_map(node) && !n.is_empty() => {
-            changed.member = is_plain_map(node);
+        (None | Some(Value::Null), Value::Object(n)) if !atomic_map(node) && !n.is_empty() => {
+            // Upstream marks a map or struct that was absent before as set itself (`.`); one
+            // that was there (if only as `null` in the type's zero value) is not.
+            changed.member |= old.is_none();
             for (k, nv) in n {
                 let entry = changed.children.entry(format!("f:{k}")).or_default();
                 diff_into(
@@ -326,6 +321,8 @@ fn diff_into(
             }
         }
         (old, Value::Array(items)) if !matches!(list_kind(node), ListKind::Atomic) => {
+            // A list that was absent before is set itself, like a map (`.`).
+            changed.member |= old.is_none() && !items.is_empty();
             let old_items = old.and_then(Value::as_array).cloned().unwrap_or_default();
             let element = node.and_then(|n| n.elements());
             match list_kind(node) {

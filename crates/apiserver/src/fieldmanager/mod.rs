@@ -135,11 +135,13 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, w: &Writer, schema: O
     };
     let mut entries = if sent_differs { sent } else { stored }.unwrap_or_default();
 
-    let (changed, removed) = FieldSet::diff(
-        old.map(without_managed_fields).as_ref(),
-        &without_managed_fields(new),
-        schema,
-    );
+    // A create is compared with the type's zero value, as upstream does: fields every object
+    // of the type has (`spec`, a pod template) are then not marked as set themselves.
+    let before = match old {
+        Some(o) => Some(without_managed_fields(o)),
+        None => schema.map(rkube_registry::zero_fields::zero_value),
+    };
+    let (changed, removed) = FieldSet::diff(before.as_ref(), &without_managed_fields(new), schema);
     let changed = w.tracked(changed);
     let removed = w.tracked(removed);
     if changed.is_empty() && removed.is_empty() && !sent_differs {
