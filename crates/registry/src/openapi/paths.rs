@@ -63,6 +63,13 @@ const LIST_PARAMS: &[(&str, &str)] = &[
 ];
 
 const STATUS: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Status";
+/// The PATCH bodies every built-in resource accepts.
+const PATCH_CONTENT_TYPES: &[&str] = &[
+    "application/apply-patch+yaml",
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+];
 const PATCH: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch";
 const DELETE_OPTIONS: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions";
 
@@ -98,12 +105,29 @@ fn operation(
     if let Some(body) = bodies.request {
         let schema = json!({"$ref": reference(style, body)});
         match style {
-            Style::V2 => parameters
-                .push(json!({"name": "body", "in": "body", "required": true, "schema": schema})),
+            Style::V2 => {
+                parameters.push(
+                    json!({"name": "body", "in": "body", "required": true, "schema": schema}),
+                );
+                if action == "patch" {
+                    op.insert("consumes".into(), json!(PATCH_CONTENT_TYPES));
+                }
+            }
             Style::V3 => {
+                // kubectl reads a PATCH's content types to know the type takes strategic merge.
+                let content: Map<String, Value> = if action == "patch" {
+                    PATCH_CONTENT_TYPES
+                        .iter()
+                        .map(|ct| (ct.to_string(), json!({"schema": schema})))
+                        .collect()
+                } else {
+                    [("*/*".to_string(), json!({"schema": schema}))]
+                        .into_iter()
+                        .collect()
+                };
                 op.insert(
                     "requestBody".into(),
-                    json!({"content": {"*/*": {"schema": schema}}, "required": true}),
+                    json!({"content": content, "required": true}),
                 );
             }
         }
