@@ -11,12 +11,34 @@ use std::net::IpAddr;
 pub const SYSTEM_NAMESPACES: &[&str] =
     &["default", "kube-system", "kube-public", "kube-node-lease"];
 
+/// The priority classes upstream creates for system pods.
+const SYSTEM_PRIORITY_CLASSES: &[(&str, i64, &str)] = &[
+    (
+        "system-node-critical",
+        2_000_001_000,
+        "Used for system critical pods that must not be moved from their current node.",
+    ),
+    (
+        "system-cluster-critical",
+        2_000_000_000,
+        "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+    ),
+];
+
 /// Create what is missing; existing objects are left alone (a restart changes nothing).
 pub async fn run(api: &Api, endpoint_ip: Option<IpAddr>, port: u16) -> Result<(), ApiError> {
     for ns in SYSTEM_NAMESPACES {
         api.ensure(
             "/api/v1/namespaces",
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        )
+        .await?;
+    }
+    for (name, value, description) in SYSTEM_PRIORITY_CLASSES {
+        api.ensure(
+            "/apis/scheduling.k8s.io/v1/priorityclasses",
+            json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                "metadata": {"name": name}, "value": value, "description": description}),
         )
         .await?;
     }

@@ -6,6 +6,7 @@
 //! Lists and watches are answered from the [`watchcache`]. [`bootstrap`] creates the objects every
 //! cluster starts with and [`namespaces`] runs namespace lifecycle.
 
+pub mod admission;
 pub mod authn;
 pub mod authz;
 pub mod bootstrap;

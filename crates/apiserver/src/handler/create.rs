@@ -215,6 +215,7 @@ pub async fn create_object(
     if tracking == Tracking::Update {
         crate::fieldmanager::record_update(None, &mut obj, &writer(req, false), schema_of(req));
     }
+    crate::admission::admit_create(api, req, &mut obj).await?;
 
     if info.group.is_empty() && info.plural == "services" {
         return crate::services::create_service(api, req, obj, &key, dry_run, warnings).await;

@@ -9,6 +9,7 @@ mod subresource;
 mod update;
 mod watch;
 
+pub use create::random_suffix as random_name_suffix;
 pub use create::with_warnings as create_with_warnings;
 pub use read::list_response;
 
