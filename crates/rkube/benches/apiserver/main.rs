@@ -53,8 +53,19 @@ async fn run() -> anyhow::Result<()> {
         creates::run(&server, &target, Protocol::H2, clients, seconds).await?;
         creates::run(&server, &target, Protocol::H1, clients, seconds).await?;
     }
+    let rss = |after: &str| -> anyhow::Result<()> {
+        println!(
+            "  server RSS after {after}: {:.1} MiB",
+            server.rss_kib()? as f64 / 1024.0
+        );
+        Ok(())
+    };
+    if wanted("creates") {
+        rss("the creates")?;
+    }
     if wanted("lists") {
         lists::run(&target, env_num("BENCH_PODS", 10_000), 5).await?;
+        rss("the lists")?;
     }
     if wanted("watch") {
         let plan = watches::Plan {
