@@ -141,8 +141,10 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A boolean parameter, read as upstream reads them: absent, `0` or `false` (any case) is
+    /// false, anything else (`true`, `True`, `1`, even an empty value) is true.
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("1" | "true" | "True"))
+        self.get(key).is_some_and(query_bool)
     }
 
     /// A non-negative integer parameter.
@@ -171,4 +173,10 @@ impl Query {
         }
         Ok(dry)
     }
+}
+
+/// The value of a present boolean query parameter, as upstream's parameter codec reads it: only
+/// `0` and `false` (in any case) are false. Python's client sends `watch=True`, for example.
+pub fn query_bool(value: &str) -> bool {
+    !(value == "0" || value.eq_ignore_ascii_case("false"))
 }

@@ -20,12 +20,11 @@ pub struct RequestInfo {
     pub verb: String,
 }
 
-/// Query flags that change the verb (`?watch=1`).
+/// Query flags that change the verb (`?watch=1`, `?watch=true`, `?watch=True`).
 pub fn is_watch_query(query: &str) -> bool {
-    query.split('&').any(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        k == "watch" && (v == "1" || v == "true")
-    })
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "watch")
+        .is_some_and(|(_, v)| crate::http::query_bool(&v))
 }
 
 /// Parse a resource path. Returns `None` for paths that are not resource requests (discovery,
@@ -97,6 +96,30 @@ pub fn parse(method: &Method, path: &str, query: &str) -> Option<RequestInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn watch_flag_reads_like_upstream_booleans() {
+        for yes in [
+            "watch=1",
+            "watch=true",
+            "watch=True",
+            "watch=TRUE",
+            "watch=",
+            "a=b&watch=yes",
+        ] {
+            assert!(is_watch_query(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "watch=0",
+            "watch=false",
+            "watch=False",
+            "watched=true",
+            "watch=0&watch=1",
+        ] {
+            assert!(!is_watch_query(no), "{no}");
+        }
+    }
 
     #[test]
     fn parses_resource_paths() {

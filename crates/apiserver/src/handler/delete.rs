@@ -6,6 +6,33 @@ use axum::response::Response;
 use rkube_machinery::ApiError;
 use serde_json::{Value, json};
 
+/// Resources whose delete answers with the deleted object instead of a success `Status`
+/// (upstream's stores with `ReturnDeletedObject`, which its OpenAPI and clients expect: the
+/// Python client decodes a Service delete's answer as a Service).
+const RETURN_DELETED_OBJECT: &[(&str, &str)] = &[
+    ("", "pods"),
+    ("", "podtemplates"),
+    ("", "persistentvolumeclaims"),
+    ("", "persistentvolumes"),
+    ("", "resourcequotas"),
+    ("", "services"),
+    ("", "serviceaccounts"),
+    ("resource.k8s.io", "deviceclasses"),
+    ("resource.k8s.io", "devicetaintrules"),
+    ("resource.k8s.io", "resourceclaims"),
+    ("resource.k8s.io", "resourceclaimtemplates"),
+    ("resource.k8s.io", "resourceslices"),
+    ("storage.k8s.io", "csidrivers"),
+    ("storage.k8s.io", "csinodes"),
+    ("storage.k8s.io", "storageclasses"),
+    ("storage.k8s.io", "volumeattachments"),
+    ("storage.k8s.io", "volumeattributesclasses"),
+];
+
+fn returns_deleted_object(group: &str, plural: &str) -> bool {
+    RETURN_DELETED_OBJECT.contains(&(group, plural))
+}
+
 /// The options of a delete, from the body (`DeleteOptions`) and the query.
 #[derive(Debug, Default, Clone)]
 pub struct DeleteOptions {
@@ -93,6 +120,7 @@ pub async fn delete_object(
     let key = info.storage_key(req.namespace(), name);
     let is_namespace = info.group.is_empty() && info.plural == "namespaces";
     let is_pod = info.group.is_empty() && info.plural == "pods";
+    let answer_object = returns_deleted_object(info.group, info.plural);
     if is_namespace && IMMORTAL_NAMESPACES.contains(&name) {
         return Err(ApiError::forbidden(
             &gr,
@@ -150,7 +178,14 @@ pub async fn delete_object(
 
         if finalizers.is_empty() && grace == 0 && !ns_finalizers {
             if opts.dry_run {
-                return Ok((200, success(&gr, name, &obj)));
+                return Ok((
+                    200,
+                    if answer_object {
+                        obj
+                    } else {
+                        success(&gr, name, &obj)
+                    },
+                ));
             }
             match api
                 .store
@@ -160,7 +195,7 @@ pub async fn delete_object(
                 Some(deleted) => {
                     return Ok((
                         200,
-                        if is_pod {
+                        if answer_object {
                             deleted
                         } else {
                             success(&gr, name, &deleted)

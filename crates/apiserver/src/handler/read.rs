@@ -231,10 +231,7 @@ pub fn list_response(
     remaining: Option<u64>,
 ) -> Response {
     if crate::table::wants_table(&req.headers) {
-        let items: Vec<Value> = items
-            .filter_map(|b| serde_json::from_slice(&b).ok())
-            .collect();
-        return crate::table::list_table(req, &items, revision, cont);
+        return crate::table::list_table(req, items, revision, cont);
     }
     let mut meta = json!({"resourceVersion": revision.to_string()});
     if let Some(c) = cont {

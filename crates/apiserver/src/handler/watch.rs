@@ -57,7 +57,14 @@ pub async fn watch(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
         // No resourceVersion: start from the latest state, consistently.
         api.caches.sync().await?;
     }
-    let start = cache.watch(from)?;
+    let start = match cache.watch(from) {
+        Ok(start) => start,
+        // As upstream's cacher does: once the request is accepted, a resourceVersion older than
+        // the window is an ERROR event in a 200 stream, not an HTTP error. That is where
+        // client-go's reflector and kube-rs's watcher look for 410 before they list again.
+        Err(err) if err.code == 410 => return Ok(error_stream(&err)),
+        Err(err) => return Err(err),
+    };
     let timeout = req
         .query
         .int("timeoutSeconds")?
@@ -121,6 +128,19 @@ pub async fn watch(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
         http::HeaderValue::from_static("chunked"),
     );
     Ok(resp)
+}
+
+/// A watch that reports one ERROR event carrying `err`'s Status and ends.
+fn error_stream(err: &ApiError) -> Response {
+    let mut line = serde_json::to_vec(&json!({"type": "ERROR", "object": err.to_status()}))
+        .expect("JSON values always serialize");
+    line.push(b'\n');
+    let mut resp = Response::new(Body::from(line));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 /// One event line, if the watcher's filter lets it through.
