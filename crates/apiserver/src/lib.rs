@@ -4,7 +4,8 @@
 //! impersonation, [`authz`]) → [`handler`] (the generic REST verbs, with each resource's
 //! strategy from `rkube-registry`) → [`storage`] (objects in the `rkube-store` key-value store).
 //! Lists and watches are answered from the [`watchcache`]. [`bootstrap`] creates the objects every
-//! cluster starts with and [`namespaces`] runs namespace lifecycle.
+//! cluster starts with; everything that reconciles afterwards (namespace lifecycle included) is
+//! a controller in `rkube-controllers`, a client of this server.
 
 pub mod authn;
 pub mod authz;
@@ -12,7 +13,6 @@ pub mod bootstrap;
 pub mod handler;
 pub mod http;
 pub mod internal;
-pub mod namespaces;
 pub mod object;
 pub mod pki;
 pub mod request;
@@ -150,7 +150,6 @@ pub async fn start(
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
     app.ready.store(true, Ordering::SeqCst);
-    tokio::spawn(namespaces::run(api.clone(), pki.ca_cert_pem().to_string()));
     tracing::info!(%addr, "rkube API server ready");
     Ok(Running {
         addr,

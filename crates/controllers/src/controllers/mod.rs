@@ -1,0 +1,16 @@
+//! One module per controller, each with a `start` that subscribes to the informers it needs
+//! and runs its work queue.
+
+pub mod namespace;
+pub mod root_ca;
+pub mod service_account;
+
+use crate::manager::Context;
+use std::sync::Arc;
+
+/// Start every controller.
+pub fn start_all(ctx: &Arc<Context>) {
+    namespace::start(ctx);
+    service_account::start(ctx);
+    root_ca::start(ctx);
+}
