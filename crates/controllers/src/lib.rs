@@ -28,3 +28,11 @@ pub async fn client_from_kubeconfig(yaml: &str) -> anyhow::Result<kube::Client> 
     .context("loading the kubeconfig")?;
     kube::Client::try_from(config).context("building the API client")
 }
+
+/// The message of an API error as upstream's controllers quote it in events and conditions.
+pub fn error_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message.clone(),
+        other => other.to_string(),
+    }
+}

@@ -2,6 +2,7 @@
 //! and runs its work queue.
 
 pub mod namespace;
+pub mod replicaset;
 pub mod root_ca;
 pub mod service_account;
 
@@ -13,4 +14,5 @@ pub fn start_all(ctx: &Arc<Context>) {
     namespace::start(ctx);
     service_account::start(ctx);
     root_ca::start(ctx);
+    replicaset::start(ctx);
 }

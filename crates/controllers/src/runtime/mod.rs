@@ -3,6 +3,7 @@
 //! notifications that include deletions) and [`queue`] (a de-duplicating, rate-limited work
 //! queue of object keys, as upstream's controllers use).
 
+pub mod expectations;
 pub mod informer;
 pub mod queue;
 
