@@ -134,9 +134,7 @@ impl<K: ReplicaKind> Controller<K> {
     ) -> Option<(String, String)> {
         let diff = owned.len() as i64 - i64::from(owner.replicas());
         if diff < 0 {
-            let Some(template) = owner.template() else {
-                return None;
-            };
+            let template = owner.template()?;
             let want = ((-diff) as usize).min(BURST_REPLICAS);
             let name = owner.name_any();
             let pod = pods::from_template(template, controller_ref(owner), &name);
