@@ -203,7 +203,16 @@ pub async fn guaranteed_update(
             Target::Main => {}
             Target::Status => {
                 let status = new.get("status").cloned();
+                // Upstream's Deployment status strategy keeps annotation changes (it resets only
+                // spec and labels): the deployment controller writes the revision annotation
+                // through /status so the generation does not move.
+                let annotations = (info.group == "apps" && info.plural == "deployments")
+                    .then(|| new.pointer("/metadata/annotations").cloned())
+                    .flatten();
                 new = old.clone();
+                if let Some(a) = annotations {
+                    new["metadata"]["annotations"] = a;
+                }
                 match status {
                     Some(s) => new["status"] = s,
                     None => {
@@ -221,7 +230,10 @@ pub async fn guaranteed_update(
                 &errors,
             ));
         }
-        bump_generation(&mut new, &old, strategy.generation());
+        // Status writes never move the generation (they may carry Deployment annotations).
+        if !matches!(target, Target::Status) {
+            bump_generation(&mut new, &old, strategy.generation());
+        }
         if object::same_content(&new, &old) {
             return Ok(old);
         }

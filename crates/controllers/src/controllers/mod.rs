@@ -1,6 +1,8 @@
 //! One module per controller, each with a `start` that subscribes to the informers it needs
 //! and runs its work queue.
 
+pub mod deployment;
+pub mod garbage_collector;
 pub mod namespace;
 pub mod replicaset;
 pub mod root_ca;
@@ -15,4 +17,6 @@ pub fn start_all(ctx: &Arc<Context>) {
     service_account::start(ctx);
     root_ca::start(ctx);
     replicaset::start(ctx);
+    deployment::start(ctx);
+    garbage_collector::start(ctx);
 }
