@@ -3,6 +3,7 @@
 
 pub mod deployment;
 pub mod garbage_collector;
+pub mod job;
 pub mod namespace;
 pub mod replicaset;
 pub mod root_ca;
@@ -19,4 +20,5 @@ pub fn start_all(ctx: &Arc<Context>) {
     replicaset::start(ctx);
     deployment::start(ctx);
     garbage_collector::start(ctx);
+    job::start(ctx);
 }
