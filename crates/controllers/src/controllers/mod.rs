@@ -1,6 +1,7 @@
 //! One module per controller, each with a `start` that subscribes to the informers it needs
 //! and runs its work queue.
 
+pub mod cronjob;
 pub mod deployment;
 pub mod garbage_collector;
 pub mod job;
@@ -21,4 +22,5 @@ pub fn start_all(ctx: &Arc<Context>) {
     deployment::start(ctx);
     garbage_collector::start(ctx);
     job::start(ctx);
+    cronjob::start(ctx);
 }
