@@ -2,13 +2,16 @@
 //! and runs its work queue.
 
 pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod garbage_collector;
 pub mod job;
 pub mod namespace;
 pub mod replicaset;
+pub mod revisions;
 pub mod root_ca;
 pub mod service_account;
+pub mod statefulset;
 
 use crate::manager::Context;
 use std::sync::Arc;
@@ -23,4 +26,6 @@ pub fn start_all(ctx: &Arc<Context>) {
     garbage_collector::start(ctx);
     job::start(ctx);
     cronjob::start(ctx);
+    statefulset::start(ctx);
+    daemonset::start(ctx);
 }
