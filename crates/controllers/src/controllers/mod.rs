@@ -7,6 +7,8 @@ pub mod deployment;
 pub mod garbage_collector;
 pub mod job;
 pub mod namespace;
+pub mod node_lifecycle;
+pub mod pod_gc;
 pub mod replicaset;
 pub mod revisions;
 pub mod root_ca;
@@ -28,4 +30,6 @@ pub fn start_all(ctx: &Arc<Context>) {
     cronjob::start(ctx);
     statefulset::start(ctx);
     daemonset::start(ctx);
+    node_lifecycle::start(ctx);
+    pod_gc::start(ctx);
 }
