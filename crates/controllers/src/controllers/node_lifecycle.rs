@@ -161,7 +161,7 @@ async fn sync_taints(api: &Api<Node>, node: &Node, now: jiff::Timestamp) -> anyh
                 next.push(Taint {
                     key: key.into(),
                     effect: effect.into(),
-                    time_added: (effect == "NoExecute").then(|| Time(now)),
+                    time_added: (effect == "NoExecute").then_some(Time(now)),
                     value: None,
                 });
             }
