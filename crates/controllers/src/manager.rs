@@ -11,6 +11,7 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Namespace, Node, Pod, ReplicationController, ServiceAccount,
 };
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::runtime::watcher;
 use kube::{Api, Client};
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub struct Informers {
     pub daemon_sets: Arc<Informer<DaemonSet>>,
     pub jobs: Arc<Informer<Job>>,
     pub cron_jobs: Arc<Informer<CronJob>>,
+    pub disruption_budgets: Arc<Informer<PodDisruptionBudget>>,
 }
 
 impl Informers {
@@ -62,7 +64,8 @@ impl Informers {
             stateful_sets: Informer::start(Api::all(c.clone())),
             daemon_sets: Informer::start(Api::all(c.clone())),
             jobs: Informer::start(Api::all(c.clone())),
-            cron_jobs: Informer::start(Api::all(c)),
+            cron_jobs: Informer::start(Api::all(c.clone())),
+            disruption_budgets: Informer::start(Api::all(c)),
         }
     }
 
@@ -79,6 +82,7 @@ impl Informers {
         self.daemon_sets.synced().await;
         self.jobs.synced().await;
         self.cron_jobs.synced().await;
+        self.disruption_budgets.synced().await;
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
 pub mod garbage_collector;
 pub mod job;
 pub mod namespace;
@@ -32,4 +33,5 @@ pub fn start_all(ctx: &Arc<Context>) {
     daemonset::start(ctx);
     node_lifecycle::start(ctx);
     pod_gc::start(ctx);
+    disruption::start(ctx);
 }
