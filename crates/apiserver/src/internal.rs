@@ -1,4 +1,4 @@
-//! Requests the server makes to itself (bootstrap objects, namespace lifecycle) go through the
+//! Requests the server makes to itself (bootstrap objects) go through the
 //! same generic handler as client requests, as the `system:apiserver` user.
 
 use crate::authn::UserInfo;

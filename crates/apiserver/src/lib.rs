@@ -4,7 +4,8 @@
 //! impersonation, [`authz`]) → [`handler`] (the generic REST verbs, with each resource's
 //! strategy from `rkube-registry`) → [`storage`] (objects in the `rkube-store` key-value store).
 //! Lists and watches are answered from the [`watchcache`]. [`bootstrap`] creates the objects every
-//! cluster starts with and [`namespaces`] runs namespace lifecycle.
+//! cluster starts with; everything that reconciles afterwards (namespace lifecycle included) is
+//! a controller in `rkube-controllers`, a client of this server.
 
 pub mod admission;
 pub mod authn;
@@ -14,7 +15,6 @@ pub mod fieldmanager;
 pub mod handler;
 pub mod http;
 pub mod internal;
-pub mod namespaces;
 pub mod object;
 pub mod patch;
 pub mod pki;
@@ -49,6 +49,22 @@ pub struct Config {
     /// there). Default: the bind address, or for a server bound to every interface the
     /// address of the interface the default route leaves through.
     pub advertise_address: Option<IpAddr>,
+}
+
+impl Config {
+    /// A server on a free loopback port with upstream's default service range: what in-process
+    /// tests and tools start.
+    pub fn loopback(data_dir: PathBuf) -> Config {
+        Config {
+            data_dir,
+            bind_address: IpAddr::from([127, 0, 0, 1]),
+            port: 0,
+            service_cidr: "10.96.0.0/12".into(),
+            token_auth_file: None,
+            extra_sans: Vec::new(),
+            advertise_address: None,
+        }
+    }
 }
 
 /// A running API server.
@@ -175,7 +191,6 @@ pub async fn start(
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
     app.ready.store(true, Ordering::SeqCst);
-    tokio::spawn(namespaces::run(api.clone(), pki.ca_cert_pem().to_string()));
     tracing::info!(%addr, "rkube API server ready");
     Ok(Running {
         addr,

@@ -1,4 +1,5 @@
-//! `rkube server`: the API server over the embedded SQLite store, until SIGTERM or SIGINT.
+//! `rkube server`: the API server over the embedded SQLite store and the controller manager as
+//! its client, until SIGTERM or SIGINT.
 
 use anyhow::Context;
 use clap::Args;
@@ -44,6 +45,9 @@ pub struct ServerArgs {
     /// IP of this node.
     #[arg(long)]
     node_ip: Option<IpAddr>,
+    /// Do not run the controllers in this process.
+    #[arg(long)]
+    disable_controllers: bool,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -100,6 +104,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         advertise_address: args.node_ip,
     };
     let running = rkube_apiserver::start(config, store, shutdown_signal()).await?;
+    if !args.disable_controllers {
+        start_controllers(&running).await?;
+    }
     eprintln!(
         "rkube server listening on https://{}; kubeconfig: {}",
         running.addr,
@@ -109,4 +116,28 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     // Commit what is queued and stop the writer before exiting.
     closer.close();
     result
+}
+
+/// Run the controller manager in this process, as a client of the API with upstream's identity.
+async fn start_controllers(running: &rkube_apiserver::Running) -> anyhow::Result<()> {
+    let kubeconfig =
+        running.component_kubeconfig("system:kube-controller-manager", &["system:masters"])?;
+    let client = rkube_controllers::client_from_kubeconfig(&kubeconfig).await?;
+    let options = rkube_controllers::Options {
+        root_ca_pem: running.pki.ca_cert_pem().to_string(),
+        leader_elect: true,
+        // Stable per server address, so a restarted server does not wait for its own old lease.
+        identity: Some(rkube_controllers::leader::identity_with(&format!(
+            "apiserver-{}",
+            running.addr.port()
+        ))),
+    };
+    tokio::spawn(async move {
+        if let Err(e) = rkube_controllers::run(client, options).await {
+            // Upstream's controller manager exits when it loses its lease; so does the server.
+            tracing::error!(error = format!("{e:#}"), "controller manager stopped");
+            std::process::exit(1);
+        }
+    });
+    Ok(())
 }

@@ -202,7 +202,16 @@ pub async fn guaranteed_update(
             Target::Main => {}
             Target::Status => {
                 let status = new.get("status").cloned();
+                // Upstream's Deployment status strategy keeps annotation changes (it resets only
+                // spec and labels): the deployment controller writes the revision annotation
+                // through /status so the generation does not move.
+                let annotations = (info.group == "apps" && info.plural == "deployments")
+                    .then(|| new.pointer("/metadata/annotations").cloned())
+                    .flatten();
                 new = old.clone();
+                if let Some(a) = annotations {
+                    new["metadata"]["annotations"] = a;
+                }
                 match status {
                     Some(s) => new["status"] = s,
                     None => {
@@ -220,7 +229,10 @@ pub async fn guaranteed_update(
                 &errors,
             ));
         }
-        bump_generation(&mut new, &old, strategy.generation());
+        // Status writes never move the generation (they may carry Deployment annotations).
+        if !matches!(target, Target::Status) {
+            bump_generation(&mut new, &old, strategy.generation());
+        }
         if tracking == Tracking::Update {
             let writer = super::create::writer(req, target == Target::Status);
             crate::fieldmanager::record_update(Some(&old), &mut new, &writer, schema_of(req));
