@@ -91,8 +91,9 @@ pub fn field_validation(req: &ApiRequest, unknown: &[String]) -> Result<Vec<Stri
             req.resource.kind,
             list.join(", ")
         ))),
-        "Warn" => Ok(list),
-        "" | "Ignore" => Ok(Vec::new()),
+        // Warn is the default since v1.23 (kubectl itself asks for Strict).
+        "" | "Warn" => Ok(list),
+        "Ignore" => Ok(Vec::new()),
         other => Err(ApiError::bad_request(format!(
             "fieldValidation invalid value: {other:?}: must be one of Ignore, Warn, Strict"
         ))),
@@ -207,6 +208,7 @@ pub async fn create_object(
 
     api.check_namespace_writable(req).await?;
     let errors = strategy.create(&mut obj);
+    object::drop_empty_meta_collections(&mut obj);
     let name = object::name(&obj).to_string();
     if !errors.is_empty() {
         return Err(ApiError::invalid(info.kind, info.group, &name, &errors));

@@ -4,6 +4,7 @@
 
 mod create;
 mod delete;
+mod patch_validation;
 mod read;
 mod subresource;
 mod update;

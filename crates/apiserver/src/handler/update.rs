@@ -76,16 +76,27 @@ pub async fn patch(api: &Api, req: &ApiRequest, target: Target) -> Result<Respon
             .and_then(Value::as_str)
             .map(str::to_string);
     }
+    // The warnings of the attempt that was written (the loop may patch more than once).
+    let warnings = std::sync::Mutex::new(Vec::new());
     let obj = guaranteed_update(
         api,
         req,
         target,
         precondition.as_deref(),
         Tracking::Update,
-        |current| crate::patch::apply(kind, &patch, current, kind_of(req)),
+        |current| {
+            let patched = crate::patch::apply(kind, &patch, current, kind_of(req))?;
+            let (obj, found) = super::patch_validation::check(req, kind, &patch, patched)?;
+            *warnings.lock().unwrap_or_else(|p| p.into_inner()) = found;
+            Ok(obj)
+        },
     )
     .await?;
-    Ok(crate::table::respond_object(req, &obj))
+    let warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(with_warnings(
+        crate::table::respond_object(req, &obj),
+        &warnings,
+    ))
 }
 
 /// `application/apply-patch+yaml`: merge the configuration as its field manager (required, as
@@ -212,6 +223,7 @@ pub async fn guaranteed_update(
             }
         }
         let errors = strategy.update(&mut new, &old);
+        object::drop_empty_meta_collections(&mut new);
         if !errors.is_empty() {
             return Err(ApiError::invalid(
                 info.kind,
@@ -229,6 +241,9 @@ pub async fn guaranteed_update(
             return Ok(old);
         }
         if dry_run {
+            // Nothing is written, so the object is still at the revision it was read at (as
+            // upstream answers: `kubectl diff` then shows no resourceVersion change).
+            object::set_meta(&mut new, "resourceVersion", revision.to_string().into());
             return Ok(new);
         }
         // An object being deleted goes once its last finalizer is removed.
