@@ -1711,3 +1711,240 @@ fn wait_for_conditions_jsonpath_and_delete() {
         ],
     );
 }
+
+#[test]
+fn dry_run_writes_nothing_on_any_path() {
+    let s = server();
+    ok(&s, &["create", "configmap", "keep", "--from-literal=k=v"]);
+    ok(
+        &s,
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx",
+            "--replicas=1",
+        ],
+    );
+    ok_stdin(&s, &["create", "-f", "-"], POD);
+    let dry = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.push("--dry-run=server");
+        ok(&s, &a)
+    };
+
+    assert_eq!(
+        dry(&["create", "configmap", "new"]),
+        "configmap/new created (server dry run)\n"
+    );
+    assert_eq!(
+        dry(&["label", "cm", "keep", "x=y"]),
+        "configmap/keep labeled (server dry run)\n"
+    );
+    assert_eq!(
+        dry(&["scale", "deploy", "web", "--replicas=5"]),
+        "deployment.apps/web scaled (server dry run)\n"
+    );
+    dry(&[
+        "patch",
+        "deploy",
+        "web",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"replicas":9}}"#,
+    ]);
+    dry(&["set", "image", "deploy/web", "nginx=nginx:2"]);
+    assert_eq!(
+        dry(&["delete", "cm", "keep"]),
+        "configmap \"keep\" deleted (server dry run)\n"
+    );
+    assert_eq!(
+        dry(&["delete", "pod", "p1"]),
+        "pod \"p1\" deleted (server dry run)\n"
+    );
+    let applied = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: applied}\n";
+    let out = ok_stdin(
+        &s,
+        &["apply", "--server-side", "--dry-run=server", "-f", "-"],
+        applied,
+    );
+    assert_eq!(
+        out,
+        "configmap/applied serverside-applied (server dry run)\n"
+    );
+    let out = ok_stdin(&s, &["apply", "--dry-run=server", "-f", "-"], applied);
+    assert_eq!(out, "configmap/applied created (server dry run)\n");
+    // Raw API paths kubectl has no flag for: deletecollection and pods/binding.
+    let listed = ok(
+        &s,
+        &[
+            "delete",
+            "--raw",
+            "/api/v1/namespaces/default/configmaps?dryRun=All",
+        ],
+    );
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["kind"], "ConfigMapList");
+    let names: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["keep", "kube-root-ca.crt"],
+        "the list that would be deleted"
+    );
+    let binding = file(
+        &s,
+        "binding.json",
+        r#"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p1"},"target":{"kind":"Node","name":"node1"}}"#,
+    );
+    ok(
+        &s,
+        &[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/default/pods/p1/binding?dryRun=All",
+            "-f",
+            p(&binding),
+        ],
+    );
+
+    assert_eq!(
+        ok(&s, &["get", "cm", "-o", "name"]),
+        "configmap/keep\nconfigmap/kube-root-ca.crt\n"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &["get", "cm", "keep", "-o", "jsonpath={.metadata.labels}"]
+        ),
+        ""
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "get",
+                "deploy",
+                "web",
+                "-o",
+                "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image} {.status.replicas}"
+            ]
+        ),
+        "1 nginx "
+    );
+    assert_eq!(
+        ok(&s, &["get", "pod", "p1", "-o", "jsonpath={.spec.nodeName}"]),
+        ""
+    );
+}
+
+#[test]
+fn service_type_changes_allocate_and_release_node_ports() {
+    let s = server();
+    ok(
+        &s,
+        &[
+            "create",
+            "service",
+            "clusterip",
+            "web",
+            "--tcp=80:8080",
+            "--tcp=443:8443",
+        ],
+    );
+    ok(
+        &s,
+        &[
+            "patch",
+            "svc",
+            "web",
+            "-p",
+            r#"{"spec":{"type":"NodePort"}}"#,
+        ],
+    );
+    let ports = ok(
+        &s,
+        &[
+            "get",
+            "svc",
+            "web",
+            "-o",
+            "jsonpath={.spec.ports[*].nodePort}",
+        ],
+    );
+    let ports: Vec<u16> = ports.split(' ').map(|p| p.parse().unwrap()).collect();
+    assert_eq!(ports.len(), 2);
+    assert!(
+        ports.iter().all(|p| (30000..=32767).contains(p)) && ports[0] != ports[1],
+        "{ports:?}"
+    );
+    let shown = row(&ok(&s, &["get", "svc", "web"]), "web");
+    assert_eq!(
+        shown[4],
+        format!("80:{}/TCP,443:{}/TCP", ports[0], ports[1])
+    );
+
+    // LoadBalancer keeps them; back to ClusterIP gives back what LoadBalancer brought along.
+    ok(
+        &s,
+        &[
+            "patch",
+            "svc",
+            "web",
+            "-p",
+            r#"{"spec":{"type":"LoadBalancer"}}"#,
+        ],
+    );
+    assert_eq!(row(&ok(&s, &["get", "svc", "web"]), "web")[3], "<pending>");
+    ok(
+        &s,
+        &[
+            "patch",
+            "svc",
+            "web",
+            "-p",
+            r#"{"spec":{"type":"ClusterIP"}}"#,
+        ],
+    );
+    let spec: serde_json::Value =
+        serde_json::from_str(&ok(&s, &["get", "svc", "web", "-o", "jsonpath={.spec}"])).unwrap();
+    assert!(
+        spec["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p.get("nodePort").is_none()),
+        "{spec}"
+    );
+    assert!(
+        spec.get("externalTrafficPolicy").is_none()
+            && spec.get("allocateLoadBalancerNodePorts").is_none(),
+        "{spec}"
+    );
+
+    // A node port another Service holds is refused.
+    ok(
+        &s,
+        &[
+            "create",
+            "service",
+            "nodeport",
+            "np",
+            "--tcp=80:80",
+            "--node-port=30080",
+        ],
+    );
+    let taken = s.kubectl(&[
+        "patch", "svc", "web", "--type=merge", "-p",
+        r#"{"spec":{"type":"NodePort","ports":[{"name":"80-8080","port":80,"targetPort":8080,"nodePort":30080}]}}"#,
+    ]);
+    assert_eq!(
+        taken.stderr,
+        "The Service \"web\" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated\n"
+    );
+}

@@ -178,6 +178,14 @@ pub async fn guaranteed_update(
     let strategy = req.strategy()?.clone();
     let info = req.resource;
     let dry_run = req.query.dry_run()?;
+    // Services may take node ports on the way: one allocation at a time, over a synced cache.
+    let is_service = info.group.is_empty() && info.plural == "services";
+    let _allocating = if is_service {
+        api.caches.sync().await?;
+        Some(api.services.lock().await)
+    } else {
+        None
+    };
     for _ in 0..MAX_RETRIES {
         let Some(Stored {
             object: old,
@@ -221,6 +229,9 @@ pub async fn guaranteed_update(
                     }
                 }
             }
+        }
+        if is_service && target == Target::Main {
+            crate::services::allocate_on_update(api, req, &mut new, &old)?;
         }
         let errors = strategy.update(&mut new, &old);
         object::drop_empty_meta_collections(&mut new);
