@@ -1948,3 +1948,52 @@ fn service_type_changes_allocate_and_release_node_ports() {
         "The Service \"web\" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated\n"
     );
 }
+
+#[test]
+fn duplicate_owner_references_are_dropped_with_a_warning() {
+    let s = server();
+    ok(&s, &["create", "configmap", "owner"]);
+    let u = uid(&s, "cm/owner");
+    let owned = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: owned\n  ownerReferences:\n  - {{apiVersion: v1, kind: ConfigMap, name: owner, uid: {u}}}\n  - {{apiVersion: v1, kind: ConfigMap, name: owner, uid: {u}}}\n"
+    );
+    let created = s.kubectl_stdin(&["create", "-f", "-"], Some(&owned));
+    assert_eq!(
+        created.stdout,
+        "configmap/owned created\n",
+        "{}",
+        created.all()
+    );
+    assert_eq!(
+        created.stderr,
+        format!(
+            "Warning: .metadata.ownerReferences contains duplicate entries; API server dedups owner references in 1.20+, and may reject such requests as early as 1.24; please fix your requests; duplicate UID(s) observed: {u}\n"
+        )
+    );
+    let refs = ok(
+        &s,
+        &[
+            "get",
+            "cm",
+            "owned",
+            "-o",
+            "jsonpath={.metadata.ownerReferences[*].uid}",
+        ],
+    );
+    assert_eq!(refs, u);
+    let again = format!(
+        r#"[{{"op":"add","path":"/metadata/ownerReferences/-","value":{{"apiVersion":"v1","kind":"ConfigMap","name":"owner","uid":"{u}"}}}}]"#
+    );
+    let patched = s.kubectl(&["patch", "cm", "owned", "--type=json", "-p", &again]);
+    assert_eq!(
+        patched.stdout,
+        "configmap/owned patched (no change)\n",
+        "{}",
+        patched.all()
+    );
+    assert!(
+        patched.stderr.starts_with("Warning: .metadata.ownerReferences contains duplicate entries after mutating admission happens; "),
+        "{}",
+        patched.stderr
+    );
+}

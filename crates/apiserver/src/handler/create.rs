@@ -112,8 +112,12 @@ pub fn random_suffix() -> String {
 }
 
 pub async fn create(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
-    let (obj, unknown) = decode_object(req)?;
-    let warnings = field_validation(req, &unknown)?;
+    let (mut obj, unknown) = decode_object(req)?;
+    let mut warnings = field_validation(req, &unknown)?;
+    warnings.extend(super::owner_refs::dedup(
+        &mut obj,
+        super::owner_refs::Found::InBody,
+    ));
     create_object(api, req, obj, warnings, Tracking::Update).await
 }
 

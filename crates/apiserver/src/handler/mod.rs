@@ -4,6 +4,7 @@
 
 mod create;
 mod delete;
+mod owner_refs;
 mod patch_validation;
 mod read;
 mod subresource;

@@ -27,8 +27,12 @@ const MAX_RETRIES: usize = 16;
 
 /// PUT: replace the object with the body.
 pub async fn replace(api: &Api, req: &ApiRequest, target: Target) -> Result<Response, ApiError> {
-    let (body, unknown) = decode_object(req)?;
-    let warnings = field_validation(req, &unknown)?;
+    let (mut body, unknown) = decode_object(req)?;
+    let mut warnings = field_validation(req, &unknown)?;
+    warnings.extend(super::owner_refs::dedup(
+        &mut body,
+        super::owner_refs::Found::InBody,
+    ));
     let body_name = object::name(&body);
     if body_name != req.name() {
         return Err(ApiError::bad_request(format!(
@@ -86,7 +90,11 @@ pub async fn patch(api: &Api, req: &ApiRequest, target: Target) -> Result<Respon
         Tracking::Update,
         |current| {
             let patched = crate::patch::apply(kind, &patch, current, kind_of(req))?;
-            let (obj, found) = super::patch_validation::check(req, kind, &patch, patched)?;
+            let (mut obj, mut found) = super::patch_validation::check(req, kind, &patch, patched)?;
+            found.extend(super::owner_refs::dedup(
+                &mut obj,
+                super::owner_refs::Found::AfterPatch,
+            ));
             *warnings.lock().unwrap_or_else(|p| p.into_inner()) = found;
             Ok(obj)
         },
