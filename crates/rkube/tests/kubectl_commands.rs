@@ -958,6 +958,14 @@ fn edit_patch_replace_and_warnings() {
         strict.stderr
     );
 
+    // Server-side apply converts the configuration to its type first: an undeclared field is
+    // upstream's unclassified error, naming the object and the field.
+    let ssa = s.kubectl_stdin(&["apply", "--server-side", "-f", "-"], Some(bogus));
+    assert_eq!(
+        ssa.stderr,
+        "Error from server: failed to create typed patch object (default/bogus; /v1, Kind=ConfigMap): .bogus: field not declared in schema\n"
+    );
+
     // replace, and replace --force (delete and create).
     let yaml = ok(&s, &["get", "cm", "base", "-o", "yaml"]).replace("edited", "replaced");
     assert_eq!(

@@ -9,8 +9,10 @@
 mod fieldset;
 mod last_applied;
 mod merge;
+mod undeclared;
 
 pub use fieldset::{FieldSet, display_path};
+pub use undeclared::first_undeclared;
 
 use rkube_machinery::{ApiError, StatusReason};
 use rkube_registry::patch_meta::Node;

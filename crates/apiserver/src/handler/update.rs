@@ -128,6 +128,9 @@ async fn server_side_apply(
     let force = req.query.get("force") == Some("true");
     let w = writer(req, target == Target::Status);
     let schema = schema_of(req);
+    if let Some(path) = crate::fieldmanager::first_undeclared(config, schema) {
+        return Err(undeclared_field(config, &path));
+    }
     let applied = guaranteed_update(api, req, target, None, Tracking::Applied, |current| {
         crate::fieldmanager::apply(Some(current), config, &w, force, schema)
     })
@@ -143,6 +146,25 @@ async fn server_side_apply(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Upstream's answer to an applied field the type does not declare: an unclassified 500 naming
+/// the object (`<namespace>/<name>; <group>/<version>, Kind=<kind>`) and the field.
+fn undeclared_field(config: &Value, path: &str) -> ApiError {
+    let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
+    let meta = config.get("metadata");
+    let api_version = s(config.get("apiVersion"));
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
+    ApiError::new(
+        500,
+        rkube_machinery::StatusReason::Unknown,
+        format!(
+            "failed to create typed patch object ({}/{}; {group}/{version}, Kind={}): {path}: field not declared in schema",
+            s(meta.and_then(|m| m.get("namespace"))),
+            s(meta.and_then(|m| m.get("name"))),
+            s(config.get("kind")),
+        ),
+    )
 }
 
 /// The (group, version, kind) whose schema a strategic merge patch of `req` follows.
