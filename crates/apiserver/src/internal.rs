@@ -38,6 +38,13 @@ impl Api {
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/merge-patch+json"),
         );
+        // The server's own writes are managed by `kube-apiserver`, as upstream's are.
+        if let Ok(agent) = http::HeaderValue::from_str(&format!(
+            "kube-apiserver/{}",
+            crate::server::KUBERNETES_VERSION
+        )) {
+            headers.insert(http::header::USER_AGENT, agent);
+        }
         let req = ApiRequest {
             strategy: self.strategy(resource),
             info,

@@ -90,6 +90,25 @@ pub fn rfc3339_in(secs: i64) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// Drop empty `metadata` maps and lists: upstream's are all `omitempty`, so removing the last
+/// label or annotation leaves no `labels: {}` / `annotations: {}` behind.
+pub fn drop_empty_meta_collections(obj: &mut Value) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.retain(|k, v| {
+            let empty = match v {
+                Value::Object(m) => m.is_empty(),
+                Value::Array(a) => a.is_empty(),
+                _ => false,
+            };
+            !(empty
+                && matches!(
+                    k.as_str(),
+                    "labels" | "annotations" | "finalizers" | "ownerReferences" | "managedFields"
+                ))
+        });
+    }
+}
+
 /// The object with everything but `metadata.resourceVersion` and managed bookkeeping, for
 /// "did this write change anything" comparisons.
 pub fn same_content(a: &Value, b: &Value) -> bool {

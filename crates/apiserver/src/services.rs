@@ -13,6 +13,9 @@ use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use tokio::sync::Mutex;
 
+mod update;
+pub use update::allocate_on_update;
+
 /// The node port range (upstream's `--service-node-port-range` default).
 pub const NODE_PORTS: std::ops::RangeInclusive<u16> = 30000..=32767;
 
@@ -67,6 +70,11 @@ impl ServiceAllocator {
         }
     }
 
+    /// Hold the allocation lock (while an update may hand out node ports).
+    pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.lock.lock().await
+    }
+
     /// The `kubernetes` Service's address: the first of the range.
     pub fn api_service_ip(&self) -> Ipv4Addr {
         self.cidr.nth(1)
@@ -98,7 +106,22 @@ fn used(api: &Api) -> (HashSet<Ipv4Addr>, HashSet<u16>) {
     (ips, ports)
 }
 
-fn invalid(req: &ApiRequest, name: &str, field: FieldPath, value: &str, detail: &str) -> ApiError {
+/// A node port nobody has, from a pseudo-random start so ports spread like upstream's.
+fn free_node_port(taken: &HashSet<u16>) -> Option<u16> {
+    let span = (*NODE_PORTS.end() - *NODE_PORTS.start()) as u32 + 1;
+    let start = (uuid::Uuid::new_v4().as_u128() % u128::from(span)) as u32;
+    (0..span)
+        .map(|k| *NODE_PORTS.start() + ((start + k) % span) as u16)
+        .find(|p| !taken.contains(p))
+}
+
+fn invalid(
+    req: &ApiRequest,
+    name: &str,
+    field: FieldPath,
+    value: impl Into<rkube_machinery::Value>,
+    detail: &str,
+) -> ApiError {
     let mut errs = ErrorList::new();
     errs.push(FieldError::invalid(field, value, detail));
     ApiError::invalid("Service", req.resource.group, name, &errs)
@@ -198,19 +221,14 @@ pub async fn create_service(
                                 req,
                                 &name,
                                 path.child("ports").index(i).child("nodePort"),
-                                &np.to_string(),
+                                i64::from(np),
                                 "provided port is already allocated",
                             ));
                         }
                         taken.insert(np);
                     }
                     _ => {
-                        let span = (*NODE_PORTS.end() - *NODE_PORTS.start()) as u32 + 1;
-                        let start = (uuid::Uuid::new_v4().as_u128() % u128::from(span)) as u32;
-                        let np = (0..span)
-                            .map(|k| *NODE_PORTS.start() + ((start + k) % span) as u16)
-                            .find(|p| !taken.contains(p));
-                        let Some(np) = np else {
+                        let Some(np) = free_node_port(&taken) else {
                             return Err(ApiError::internal(
                                 "failed to allocate a nodePort: range is full",
                             ));

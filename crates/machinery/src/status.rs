@@ -27,6 +27,9 @@ pub enum StatusReason {
     InternalError,
     ServiceUnavailable,
     Timeout,
+    /// No reason: what upstream sends for errors its handlers did not classify (a 500 whose
+    /// `Status` has no `reason`; kubectl prints "Error from server: <message>").
+    Unknown,
 }
 
 impl StatusReason {
@@ -50,6 +53,7 @@ impl StatusReason {
             Self::InternalError => "InternalError",
             Self::ServiceUnavailable => "ServiceUnavailable",
             Self::Timeout => "Timeout",
+            Self::Unknown => "",
         }
     }
 }
@@ -312,7 +316,9 @@ impl ApiError {
         status.insert("metadata".into(), json!({}));
         status.insert("status".into(), json!("Failure"));
         status.insert("message".into(), json!(self.message));
-        status.insert("reason".into(), json!(self.reason.as_str()));
+        if self.reason != StatusReason::Unknown {
+            status.insert("reason".into(), json!(self.reason.as_str()));
+        }
         if let Some(d) = &self.details {
             let mut details = Map::new();
             if !d.name.is_empty() {

@@ -109,6 +109,15 @@ impl Node {
             .is_some_and(|r| r.iter().any(|f| f.as_str() == Some(name)))
     }
 
+    /// Whether this is a struct with declared fields (not a map or a free-form object), so a
+    /// field it does not declare is unknown.
+    pub fn is_struct(&self) -> bool {
+        self.resolved
+            .get("properties")
+            .and_then(Value::as_object)
+            .is_some_and(|p| !p.is_empty())
+    }
+
     /// The elements of this list, or the values of this map.
     pub fn elements(&self) -> Option<Node> {
         let sub = match self.type_name()? {

@@ -60,14 +60,25 @@ pub(super) fn child_node(node: Option<Node>, name: &str) -> Option<Node> {
     })
 }
 
+/// Schema defaults of list-map key fields, which identify an item that leaves them out (as
+/// upstream's merge does): every built-in key named `protocol` (container and service ports,
+/// keyed by port and protocol) defaults to TCP.
+const KEY_DEFAULTS: &[(&str, &str)] = &[("protocol", "TCP")];
+
 /// The `k:{...}` element of a list-of-maps item, keys sorted by name.
 pub(super) fn key_element(item: &Value, keys: &[&str]) -> String {
     let mut sorted: Vec<&&str> = keys.iter().collect();
     sorted.sort();
     let mut m = Map::new();
     for k in sorted {
-        if let Some(v) = item.get(*k) {
-            m.insert((*k).to_string(), v.clone());
+        let default = || {
+            KEY_DEFAULTS
+                .iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| Value::String(v.to_string()))
+        };
+        if let Some(v) = item.get(*k).cloned().or_else(default) {
+            m.insert((*k).to_string(), v);
         }
     }
     format!("k:{}", Value::Object(m))
@@ -213,6 +224,14 @@ impl FieldSet {
         self.member = false;
         self.prune();
         self
+    }
+
+    /// Whether `path` is a member of the set.
+    pub fn contains(&self, path: &[String]) -> bool {
+        match path.split_first() {
+            None => self.member,
+            Some((first, rest)) => self.children.get(first).is_some_and(|c| c.contains(rest)),
+        }
     }
 
     /// Every member path, as `(elements, display)`, for conflict messages.
@@ -391,7 +410,8 @@ mod tests {
                 "f:spec": {"f:replicas": {}, "f:selector": {},
                     "f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"nginx\"}": {".": {},
                         "f:image": {}, "f:name": {},
-                        "f:ports": {"k:{\"containerPort\":80}": {".": {}, "f:containerPort": {}}}}}}}}})
+                        // The key the item leaves out takes its default, as upstream records it.
+                        "f:ports": {"k:{\"containerPort\":80,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}}}}}}}}})
         );
         // The keyed list element and the atomic selector are single members.
         let paths: Vec<String> = set.paths().iter().map(|p| display_path(p)).collect();

@@ -7,9 +7,12 @@
 //! forced, and removes fields the manager stopped applying that nobody else owns.
 
 mod fieldset;
+mod last_applied;
 mod merge;
+mod undeclared;
 
 pub use fieldset::{FieldSet, display_path};
+pub use undeclared::first_undeclared;
 
 use rkube_machinery::{ApiError, StatusReason};
 use rkube_registry::patch_meta::Node;
@@ -201,14 +204,23 @@ pub fn apply(
     let (changed, _) = FieldSet::diff(Some(&base), &merged, schema);
     let changed = w.tracked(changed);
 
-    let mut conflicts: Vec<(String, String)> = Vec::new();
+    let mut conflicts: Vec<(String, Vec<String>)> = Vec::new();
     for e in entries.iter().filter(|e| !e.is(w, "Apply")) {
         for path in e.fields.intersection(&changed).paths() {
-            conflicts.push((e.manager.clone(), display_path(&path)));
+            conflicts.push((e.manager.clone(), path));
         }
     }
+    let mut force = force;
     if !conflicts.is_empty() && !force {
-        return Err(conflict_error(&conflicts));
+        // Fields client-side apply set, still as it set them, move to `kubectl` without a fight.
+        let allowed = live
+            .map(|l| last_applied::allowed_conflicts(w.manager, l, schema))
+            .unwrap_or_default();
+        conflicts.retain(|(_, path)| !allowed.contains(path));
+        if !conflicts.is_empty() {
+            return Err(conflict_error(&conflicts));
+        }
+        force = true;
     }
     if force {
         for e in entries.iter_mut().filter(|e| !e.is(w, "Apply")) {
@@ -250,11 +262,17 @@ pub fn apply(
         merged["metadata"] = json!({});
     }
     store_entries(&mut merged, entries);
+    last_applied::sync_annotation(w.manager, &mut merged, &config);
     Ok(merged)
 }
 
 /// Upstream's apply conflict: 409 with one `FieldManagerConflict` cause per field.
-fn conflict_error(conflicts: &[(String, String)]) -> ApiError {
+fn conflict_error(conflicts: &[(String, Vec<String>)]) -> ApiError {
+    let conflicts: Vec<(String, String)> = conflicts
+        .iter()
+        .map(|(m, p)| (m.clone(), display_path(p)))
+        .collect();
+    let conflicts = conflicts.as_slice();
     let text = if let [(manager, path)] = conflicts {
         format!("conflict with \"{manager}\": {path}")
     } else {
@@ -441,5 +459,56 @@ mod tests {
         );
         assert_eq!(manager_name(Some("mine"), Some("x/1")), "mine");
         assert_eq!(manager_name(None, None), "unknown");
+    }
+
+    #[test]
+    fn kubectl_takes_over_fields_client_side_apply_set() {
+        let last = r#"{"apiVersion":"v1","data":{"a":"1"},"kind":"ConfigMap","metadata":{"annotations":{},"name":"c","namespace":"d"}}"#;
+        let mut csa = cm(json!({"a": "1", "b": "2"}));
+        csa["metadata"]["annotations"] = json!({ last_applied::ANNOTATION: last });
+        record_update(
+            None,
+            &mut csa,
+            &writer("kubectl-client-side-apply"),
+            cm_schema(),
+        );
+        // `b` was never in the annotation: still a conflict, and the only one reported.
+        let err = apply(
+            Some(&csa),
+            &cm(json!({"a": "9", "b": "9"})),
+            &writer("kubectl"),
+            false,
+            cm_schema(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\": .data.b"
+        );
+        // Another manager gets no such pass.
+        assert!(
+            apply(
+                Some(&csa),
+                &cm(json!({"a": "9"})),
+                &writer("other"),
+                false,
+                cm_schema()
+            )
+            .is_err()
+        );
+        let ssa = apply(
+            Some(&csa),
+            &cm(json!({"a": "9"})),
+            &writer("kubectl"),
+            false,
+            cm_schema(),
+        )
+        .unwrap();
+        assert_eq!(ssa["data"], json!({"a": "9", "b": "2"}));
+        assert_eq!(
+            ssa["metadata"]["annotations"][last_applied::ANNOTATION],
+            r#"{"apiVersion":"v1","data":{"a":"9"},"kind":"ConfigMap","metadata":{"name":"c","namespace":"d"}}
+"#
+        );
     }
 }

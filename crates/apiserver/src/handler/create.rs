@@ -91,8 +91,9 @@ pub fn field_validation(req: &ApiRequest, unknown: &[String]) -> Result<Vec<Stri
             req.resource.kind,
             list.join(", ")
         ))),
-        "Warn" => Ok(list),
-        "" | "Ignore" => Ok(Vec::new()),
+        // Warn is the default since v1.23 (kubectl itself asks for Strict).
+        "" | "Warn" => Ok(list),
+        "Ignore" => Ok(Vec::new()),
         other => Err(ApiError::bad_request(format!(
             "fieldValidation invalid value: {other:?}: must be one of Ignore, Warn, Strict"
         ))),
@@ -111,8 +112,12 @@ pub fn random_suffix() -> String {
 }
 
 pub async fn create(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
-    let (obj, unknown) = decode_object(req)?;
-    let warnings = field_validation(req, &unknown)?;
+    let (mut obj, unknown) = decode_object(req)?;
+    let mut warnings = field_validation(req, &unknown)?;
+    warnings.extend(super::owner_refs::dedup(
+        &mut obj,
+        super::owner_refs::Found::InBody,
+    ));
     create_object(api, req, obj, warnings, Tracking::Update).await
 }
 
@@ -207,6 +212,7 @@ pub async fn create_object(
 
     api.check_namespace_writable(req).await?;
     let errors = strategy.create(&mut obj);
+    object::drop_empty_meta_collections(&mut obj);
     let name = object::name(&obj).to_string();
     if !errors.is_empty() {
         return Err(ApiError::invalid(info.kind, info.group, &name, &errors));

@@ -178,6 +178,8 @@ pub async fn delete_object(
 
         if finalizers.is_empty() && grace == 0 && !ns_finalizers {
             if opts.dry_run {
+                // What the deletion would answer: the object for pods and the resources upstream
+                // answers with, a Status for the rest.
                 return Ok((
                     200,
                     if answer_object {
@@ -301,10 +303,14 @@ pub async fn delete_collection(api: &Api, req: &ApiRequest) -> Result<Response, 
         .ok_or_else(|| ApiError::internal("no watch cache for resource"))?;
     api.caches.sync().await?;
     let snapshot = cache.list(&filter);
+    // Upstream answers with the list it deleted from: the objects as they were listed.
     let mut deleted = Vec::new();
     for o in &snapshot.items {
         match delete_object(api, req, &o.name, &opts).await {
-            Ok((_, body)) => deleted.push(body),
+            Ok(_) => deleted.push(
+                serde_json::from_slice::<Value>(&o.json)
+                    .map_err(|e| ApiError::internal(format!("decoding a cached object: {e}")))?,
+            ),
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),
         }

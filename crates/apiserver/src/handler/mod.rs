@@ -4,6 +4,8 @@
 
 mod create;
 mod delete;
+mod owner_refs;
+mod patch_validation;
 mod read;
 mod subresource;
 mod update;

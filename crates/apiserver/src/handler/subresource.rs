@@ -167,6 +167,7 @@ async fn bind(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
         ));
         return Err(ApiError::invalid("Binding", "", req.name(), &errs));
     }
+    let dry_run = req.query.dry_run()?;
     let gr = req.gr();
     let key = req.key();
     loop {
@@ -200,12 +201,14 @@ async fn bind(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
         }
         pod["spec"]["nodeName"] = Value::String(node.clone());
         set_condition(&mut pod, "PodScheduled", "True");
-        if let Some(written) = api
-            .store
-            .update(&key, pod, current.revision, None, req.resource, req.name())
-            .await?
-        {
-            let _ = written;
+        let written = if dry_run {
+            Some(pod)
+        } else {
+            api.store
+                .update(&key, pod, current.revision, None, req.resource, req.name())
+                .await?
+        };
+        if written.is_some() {
             return Ok(crate::http::json(
                 201,
                 &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
@@ -261,6 +264,7 @@ async fn finalize(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
         .and_then(|s| s.get("finalizers"))
         .cloned()
         .unwrap_or(json!([]));
+    let dry_run = req.query.dry_run()?;
     let gr = req.gr();
     let key = req.key();
     loop {
@@ -271,6 +275,9 @@ async fn finalize(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
             .ok_or_else(|| ApiError::not_found(&gr, req.name()))?;
         let mut ns = current.object;
         ns["spec"]["finalizers"] = finalizers.clone();
+        if dry_run {
+            return Ok(crate::http::json(200, &ns));
+        }
         let done = finalizers.as_array().is_none_or(|a| a.is_empty())
             && object::deletion_timestamp(&ns).is_some()
             && object::finalizers(&ns).is_empty();

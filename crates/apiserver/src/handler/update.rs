@@ -27,8 +27,12 @@ const MAX_RETRIES: usize = 16;
 
 /// PUT: replace the object with the body.
 pub async fn replace(api: &Api, req: &ApiRequest, target: Target) -> Result<Response, ApiError> {
-    let (body, unknown) = decode_object(req)?;
-    let warnings = field_validation(req, &unknown)?;
+    let (mut body, unknown) = decode_object(req)?;
+    let mut warnings = field_validation(req, &unknown)?;
+    warnings.extend(super::owner_refs::dedup(
+        &mut body,
+        super::owner_refs::Found::InBody,
+    ));
     let body_name = object::name(&body);
     if body_name != req.name() {
         return Err(ApiError::bad_request(format!(
@@ -76,16 +80,31 @@ pub async fn patch(api: &Api, req: &ApiRequest, target: Target) -> Result<Respon
             .and_then(Value::as_str)
             .map(str::to_string);
     }
+    // The warnings of the attempt that was written (the loop may patch more than once).
+    let warnings = std::sync::Mutex::new(Vec::new());
     let obj = guaranteed_update(
         api,
         req,
         target,
         precondition.as_deref(),
         Tracking::Update,
-        |current| crate::patch::apply(kind, &patch, current, kind_of(req)),
+        |current| {
+            let patched = crate::patch::apply(kind, &patch, current, kind_of(req))?;
+            let (mut obj, mut found) = super::patch_validation::check(req, kind, &patch, patched)?;
+            found.extend(super::owner_refs::dedup(
+                &mut obj,
+                super::owner_refs::Found::AfterPatch,
+            ));
+            *warnings.lock().unwrap_or_else(|p| p.into_inner()) = found;
+            Ok(obj)
+        },
     )
     .await?;
-    Ok(crate::table::respond_object(req, &obj))
+    let warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(with_warnings(
+        crate::table::respond_object(req, &obj),
+        &warnings,
+    ))
 }
 
 /// `application/apply-patch+yaml`: merge the configuration as its field manager (required, as
@@ -109,6 +128,9 @@ async fn server_side_apply(
     let force = req.query.get("force") == Some("true");
     let w = writer(req, target == Target::Status);
     let schema = schema_of(req);
+    if let Some(path) = crate::fieldmanager::first_undeclared(config, schema) {
+        return Err(undeclared_field(config, &path));
+    }
     let applied = guaranteed_update(api, req, target, None, Tracking::Applied, |current| {
         crate::fieldmanager::apply(Some(current), config, &w, force, schema)
     })
@@ -124,6 +146,25 @@ async fn server_side_apply(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Upstream's answer to an applied field the type does not declare: an unclassified 500 naming
+/// the object (`<namespace>/<name>; <group>/<version>, Kind=<kind>`) and the field.
+fn undeclared_field(config: &Value, path: &str) -> ApiError {
+    let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
+    let meta = config.get("metadata");
+    let api_version = s(config.get("apiVersion"));
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
+    ApiError::new(
+        500,
+        rkube_machinery::StatusReason::Unknown,
+        format!(
+            "failed to create typed patch object ({}/{}; {group}/{version}, Kind={}): {path}: field not declared in schema",
+            s(meta.and_then(|m| m.get("namespace"))),
+            s(meta.and_then(|m| m.get("name"))),
+            s(config.get("kind")),
+        ),
+    )
 }
 
 /// The (group, version, kind) whose schema a strategic merge patch of `req` follows.
@@ -167,6 +208,14 @@ pub async fn guaranteed_update(
     let strategy = req.strategy()?.clone();
     let info = req.resource;
     let dry_run = req.query.dry_run()?;
+    // Services may take node ports on the way: one allocation at a time, over a synced cache.
+    let is_service = info.group.is_empty() && info.plural == "services";
+    let _allocating = if is_service {
+        api.caches.sync().await?;
+        Some(api.services.lock().await)
+    } else {
+        None
+    };
     for _ in 0..MAX_RETRIES {
         let Some(Stored {
             object: old,
@@ -220,7 +269,11 @@ pub async fn guaranteed_update(
                 }
             }
         }
+        if is_service && target == Target::Main {
+            crate::services::allocate_on_update(api, req, &mut new, &old)?;
+        }
         let errors = strategy.update(&mut new, &old);
+        object::drop_empty_meta_collections(&mut new);
         if !errors.is_empty() {
             return Err(ApiError::invalid(
                 info.kind,
@@ -241,6 +294,9 @@ pub async fn guaranteed_update(
             return Ok(old);
         }
         if dry_run {
+            // Nothing is written, so the object is still at the revision it was read at (as
+            // upstream answers: `kubectl diff` then shows no resourceVersion change).
+            object::set_meta(&mut new, "resourceVersion", revision.to_string().into());
             return Ok(new);
         }
         // An object being deleted goes once its last finalizer is removed.

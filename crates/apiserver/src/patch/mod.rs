@@ -49,12 +49,18 @@ pub fn apply(
         PatchKind::Json => {
             let p: json_patch::Patch = serde_json::from_value(patch.clone())
                 .map_err(|e| ApiError::bad_request(format!("the json patch is invalid: {e}")))?;
+            // Upstream answers a failed operation with a generic 422 that names no operation
+            // (kubectl: "The request is invalid: the server rejected our request due to an
+            // error in our request"); the reason is only in the server's log.
             json_patch::patch(&mut doc, &p).map_err(|e| {
-                ApiError::new(
+                tracing::debug!("json patch failed: {e}");
+                let mut err = ApiError::new(
                     422,
                     StatusReason::Invalid,
-                    format!("the server rejected our request due to an error in our request: {e}"),
-                )
+                    "the server rejected our request due to an error in our request",
+                );
+                err.details = Some(Box::default());
+                err
             })?;
             Ok(doc)
         }
