@@ -26,9 +26,15 @@ async fn a_silent_node_becomes_unknown_tainted_and_loses_its_pods() {
             {"type": "Ready", "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": old, "lastTransitionTime": old}]}})))
         .await
         .unwrap();
+    // Admission gives every pod 300 s of tolerance for unreachable nodes; these tolerate none, so
+    // eviction follows the taint at once.
+    let no_tolerance = json!([
+        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 0},
+        {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 0}]);
     for (name, node) in [("victim", "quiet"), ("lost", "no-such-node")] {
         let p: Pod = serde_json::from_value(json!({"metadata": {"name": name},
-            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "nginx:1.25"}]}}))
+            "spec": {"nodeName": node, "tolerations": no_tolerance,
+                "containers": [{"name": "c", "image": "nginx:1.25"}]}}))
         .unwrap();
         pods.create(&PostParams::default(), &p).await.unwrap();
     }
