@@ -111,13 +111,6 @@ pub fn prepare(pod: &PodInfo, cache: &Cache) -> State {
 
 /// Filter: (reason, unresolvable).
 pub fn filter(pod: &PodInfo, st: &State, node: &NodeInfo) -> Option<(&'static str, bool)> {
-    if st
-        .existing_anti
-        .keys()
-        .any(|(k, v)| node.labels.get(k) == Some(v))
-    {
-        return Some((EXISTING_ANTI_AFFINITY, false));
-    }
     if !pod.affinity.is_empty() {
         let none_anywhere = st.affinity.iter().all(|m| m.values().all(|c| *c == 0));
         let self_match = pod.affinity.iter().all(|t| t.matches(pod));
@@ -136,6 +129,13 @@ pub fn filter(pod: &PodInfo, st: &State, node: &NodeInfo) -> Option<(&'static st
         {
             return Some((ANTI_AFFINITY, false));
         }
+    }
+    if st
+        .existing_anti
+        .keys()
+        .any(|(k, v)| node.labels.get(k) == Some(v))
+    {
+        return Some((EXISTING_ANTI_AFFINITY, false));
     }
     None
 }
