@@ -206,13 +206,12 @@ async fn wait_pods(
         let ev = tokio::time::timeout_at(deadline, stream.next())
             .await
             .ok()??;
-        if let Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) = ev {
-            if done(&p)
-                && seen.insert(p.metadata.uid.clone().unwrap_or_default())
-                && first.is_none()
-            {
-                first = Some(Instant::now());
-            }
+        if let Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) = ev
+            && done(&p)
+            && seen.insert(p.metadata.uid.clone().unwrap_or_default())
+            && first.is_none()
+        {
+            first = Some(Instant::now());
         }
     }
     Some((first.unwrap_or_else(Instant::now), Instant::now()))
