@@ -127,7 +127,11 @@ impl Shared {
             } else if newly {
                 self.cluster_event(ev::POD_ADD);
             }
-        } else if info.scheduler_name == SCHEDULER_NAME && !info.terminating && !info.finished {
+        } else if info.scheduler_name == SCHEDULER_NAME
+            && !info.terminating
+            && !info.finished
+            && !info.gated
+        {
             self.queue.lock().expect("queue lock").upsert(info);
             self.wake.notify_one();
         } else {

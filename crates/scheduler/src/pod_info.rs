@@ -125,6 +125,8 @@ pub struct PodInfo {
     pub disks: Vec<ExclusiveDisk>,
     pub terminating: bool,
     pub finished: bool,
+    /// `spec.schedulingGates` is not empty: not to be scheduled yet.
+    pub gated: bool,
     pub nominated_node: Option<String>,
     /// Status of the PodScheduled condition (status, reason, message) as last seen.
     pub scheduled_condition: Option<(String, String, String)>,
@@ -331,6 +333,10 @@ impl PodInfo {
             spread,
             disks,
             terminating: meta.deletion_timestamp.is_some(),
+            gated: spec
+                .scheduling_gates
+                .as_ref()
+                .is_some_and(|g| !g.is_empty()),
             finished: phase == "Succeeded" || phase == "Failed",
             nominated_node: status.nominated_node_name.clone().filter(|n| !n.is_empty()),
             scheduled_condition,

@@ -72,6 +72,12 @@ pub fn find_node(
     cursor: &mut Cursor,
     percentage: Option<u32>,
 ) -> Outcome {
+    // A pod nominated by an earlier preemption tries its node first.
+    if let Some(node) = p.pod.nominated_node.as_deref().and_then(|n| cache.node(n))
+        && plugins::filter(p, node).is_none()
+    {
+        return Outcome::Fit(node.name.clone());
+    }
     let total = cache.nodes.len();
     let present = cache.node_count();
     let want = feasible_nodes_to_find(present, percentage);

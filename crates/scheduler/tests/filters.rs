@@ -294,3 +294,27 @@ async fn gce_disks_are_exclusive_unless_read_only() {
             .contains("1 node(s) had no available disk")
     );
 }
+
+#[tokio::test]
+async fn gated_pods_wait_until_their_gates_are_removed() {
+    let mut c = Cluster::start().await;
+    c.add_nodes(nodes("n", 1, "2", &[], &[])).await;
+    c.create(pod(
+        "gated",
+        &[],
+        json!({"schedulingGates": [{"name": "example.com/wait"}]}),
+    ))
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(c.pod("gated").await.spec.unwrap().node_name.is_none());
+    assert!(c.events("gated", "FailedScheduling").await.is_empty());
+    c.pods()
+        .patch(
+            "gated",
+            &Default::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"schedulingGates": null}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.node_of("gated").await, "n0");
+}
