@@ -67,10 +67,15 @@ fn memory_mib(pid: u32) -> (f64, f64) {
 
 fn spawn(args: &[&str], log: &Path) -> Proc {
     let log = std::fs::File::create(log).unwrap();
+    let level = if args[0] == "scheduler" {
+        "info"
+    } else {
+        "warn"
+    };
     Proc(
         Command::new(RKUBE)
             .args(args)
-            .env("RKUBE_LOG", "warn")
+            .env("RKUBE_LOG", level)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -250,6 +255,16 @@ async fn bench_scheduler(nodes: usize, pods: usize) {
                 steady.as_secs_f64(),
                 pods as f64 / steady.as_secs_f64().max(1e-3)
             );
+            let log = std::fs::read_to_string(dir.path().join("scheduler.log")).unwrap_or_default();
+            if let Some(line) = log.lines().find(|l| l.contains("scheduling queue drained")) {
+                let text = line
+                    .split("scheduling queue drained: ")
+                    .nth(1)
+                    .unwrap_or(line);
+                println!(
+                    "scheduler  {nodes:>5} nodes: decisions (filter, score, assume; binds run behind): {text}"
+                );
+            }
         }
         None => println!(
             "scheduler  {nodes:>5} nodes: timed out; see {}",

@@ -230,6 +230,8 @@ async fn run_loop(
         cursor: Default::default(),
     };
     let mut cycles = 0u64;
+    // A burst: from the first attempt after the queue was empty to the queue draining again.
+    let mut burst: Option<(std::time::Instant, u64)> = None;
     loop {
         let (next, backoff) = {
             let mut q = l.shared.queue.lock().expect("queue lock");
@@ -238,6 +240,7 @@ async fn run_loop(
         };
         match next {
             Some(pod) => {
+                burst.get_or_insert((std::time::Instant::now(), cycles));
                 l.schedule_one(pod).await;
                 cycles += 1;
                 if cycles.is_multiple_of(64) {
@@ -245,6 +248,16 @@ async fn run_loop(
                 }
             }
             None => {
+                if let Some((since, first)) = burst.take() {
+                    let n = cycles - first;
+                    let secs = since.elapsed().as_secs_f64();
+                    if n >= 1000 {
+                        tracing::info!(
+                            "scheduling queue drained: {n} attempts in {secs:.2}s ({:.0}/s)",
+                            n as f64 / secs.max(1e-6)
+                        );
+                    }
+                }
                 let until =
                     backoff.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(1));
                 let _ = tokio::time::timeout_at(until, l.shared.wake.notified()).await;
