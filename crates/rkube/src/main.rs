@@ -1,7 +1,9 @@
 //! `rkube`: Kubernetes in one binary. This file only parses the command line and hands over to
 //! the component crates.
 
+mod scheduler;
 mod server;
+mod sim_nodes;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +22,10 @@ struct Cli {
 enum Command {
     /// Run the control plane: the API server over an embedded store.
     Server(server::ServerArgs),
+    /// Register simulated nodes that renew their leases and play kubelet for their pods.
+    SimNodes(sim_nodes::SimNodesArgs),
+    /// Run the scheduler alone against a cluster.
+    Scheduler(scheduler::SchedulerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,5 +42,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
+        Command::SimNodes(args) => runtime.block_on(sim_nodes::run(args)),
+        Command::Scheduler(args) => runtime.block_on(scheduler::run(args)),
     }
 }

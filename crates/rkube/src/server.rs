@@ -39,6 +39,9 @@ pub struct ServerArgs {
     /// Do not run a node agent in this process.
     #[arg(long)]
     disable_agent: bool,
+    /// Do not run the scheduler in this process.
+    #[arg(long)]
+    disable_scheduler: bool,
     /// Name of this node.
     #[arg(long)]
     node_name: Option<String>,
@@ -112,6 +115,17 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         running.addr,
         data_dir.join("admin.kubeconfig").display()
     );
+    let _scheduler = if args.disable_scheduler {
+        None
+    } else {
+        let kubeconfig =
+            running.component_kubeconfig("system:kube-scheduler", &["system:masters"])?;
+        let client = crate::scheduler::client_from_yaml(&kubeconfig).await?;
+        Some(rkube_scheduler::start(
+            client,
+            rkube_scheduler::Config::default(),
+        ))
+    };
     let result = running.wait().await;
     // Commit what is queued and stop the writer before exiting.
     closer.close();

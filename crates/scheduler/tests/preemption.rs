@@ -1,0 +1,125 @@
+//! Priority and preemption: higher-priority pods evict lower-priority ones, `Never` classes
+//! wait, balloon pods (negative priority) make room, nominatedNodeName is set.
+
+mod common;
+
+use common::{Cluster, nodes, pod_cpu};
+use serde_json::json;
+
+const CLASSES: &str = "apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: high}
+value: 1000
+---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: high-never}
+value: 1000
+preemptionPolicy: Never
+---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: balloon}
+value: -10
+preemptionPolicy: Never
+";
+
+#[tokio::test]
+async fn higher_priority_pod_preempts_and_is_nominated() {
+    let mut c = Cluster::start().await;
+    c.apply(CLASSES).await;
+    c.add_nodes(nodes("n", 1, "2", &[], &[])).await;
+    c.create(pod_cpu("low", "1500m", json!({}))).await;
+    c.node_of("low").await;
+    c.wait_phase("low", "Running").await;
+    c.create(pod_cpu(
+        "never",
+        "1",
+        json!({"priorityClassName": "high-never"}),
+    ))
+    .await;
+    let msg = c.unschedulable("never").await;
+    assert_eq!(
+        msg,
+        "0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never."
+    );
+    c.create(pod_cpu("vip", "1", json!({"priorityClassName": "high"})))
+        .await;
+    // The victim is marked and deleted; the preemptor lands where it was nominated.
+    assert!(
+        c.gone("low").await,
+        "the low-priority pod was not preempted"
+    );
+    assert_eq!(c.node_of("vip").await, "n0");
+    let preempted = c.events("low", "Preempted").await;
+    assert_eq!(preempted.len(), 1, "{preempted:?}");
+    let vip = c.pod("vip").await;
+    assert!(preempted[0].starts_with(&format!(
+        "Preempted by pod {} on node n0",
+        vip.metadata.uid.unwrap()
+    )));
+    assert_eq!(
+        vip.status.unwrap().nominated_node_name.as_deref(),
+        Some("n0")
+    );
+}
+
+#[tokio::test]
+async fn normal_pods_preempt_balloon_pods_only_as_needed() {
+    let mut c = Cluster::start().await;
+    c.apply(CLASSES).await;
+    c.add_nodes(nodes("n", 2, "1", &[], &[])).await;
+    for i in 0..4 {
+        let name = format!("balloon{i}");
+        c.create(pod_cpu(
+            &name,
+            "400m",
+            json!({"priorityClassName": "balloon", "terminationGracePeriodSeconds": 0}),
+        ))
+        .await;
+        c.node_of(&name).await;
+    }
+    // 200m free per node; a 500m pod needs one balloon gone from one node.
+    c.create(pod_cpu("app", "500m", json!({}))).await;
+    let node = c.node_of("app").await;
+    let mut left = 0;
+    for i in 0..4 {
+        if c.pods()
+            .get_opt(&format!("balloon{i}"))
+            .await
+            .unwrap()
+            .is_some_and(|p| p.metadata.deletion_timestamp.is_none())
+        {
+            left += 1;
+        }
+    }
+    assert_eq!(left, 3, "exactly one balloon preempted (app on {node})");
+}
+
+#[tokio::test]
+async fn pdb_protected_pods_are_spared_when_possible() {
+    let mut c = Cluster::start().await;
+    c.apply(CLASSES).await;
+    c.add_nodes(nodes("n", 2, "1", &[], &[])).await;
+    c.create(pod_cpu(
+        "guarded",
+        "800m",
+        json!({"nodeSelector": {"kubernetes.io/hostname": "n0"}}),
+    ))
+    .await;
+    c.create(pod_cpu(
+        "free",
+        "800m",
+        json!({"nodeSelector": {"kubernetes.io/hostname": "n1"}}),
+    ))
+    .await;
+    c.node_of("guarded").await;
+    c.node_of("free").await;
+    c.apply("apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: guard}\nspec: {maxUnavailable: 0, selector: {matchLabels: {app: guarded}}}\n").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    c.create(pod_cpu("vip", "800m", json!({"priorityClassName": "high"})))
+        .await;
+    assert!(c.gone("free").await);
+    assert_eq!(c.node_of("vip").await, "n1");
+    assert!(c.pods().get_opt("guarded").await.unwrap().is_some());
+}
