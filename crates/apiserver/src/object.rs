@@ -79,9 +79,7 @@ pub fn deletion_timestamp(obj: &Value) -> Option<&str> {
 
 /// The current time as Kubernetes writes timestamps (RFC 3339, seconds, UTC).
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    rkube_machinery::time::now_rfc3339()
 }
 
 /// A timestamp `secs` seconds from now.

@@ -9,6 +9,7 @@ pub mod field;
 pub mod quantity;
 pub mod selector;
 pub mod status;
+pub mod time;
 pub mod validation;
 
 pub use field::{ErrorList, FieldError, FieldPath, Value};

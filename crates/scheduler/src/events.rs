@@ -74,7 +74,7 @@ async fn write_loop(client: kube::Client, mut rx: mpsc::Receiver<Record>) {
         if seen.len() > 10_000 {
             seen.clear();
         }
-        let now = crate::time::now_rfc3339();
+        let now = rkube_machinery::time::now_rfc3339();
         let api: Api<Event> = Api::namespaced(client.clone(), &r.namespace);
         let key = (r.uid.clone(), r.reason, r.message.clone());
         let permit = sem.clone().acquire_owned().await.expect("semaphore open");

@@ -18,7 +18,6 @@ pub mod preemption;
 pub mod queue;
 pub mod resources;
 pub mod schedule;
-pub mod time;
 
 use cache::Cache;
 use k8s_openapi::api::core::v1::Pod;
@@ -451,7 +450,7 @@ async fn record_unschedulable(
         .unwrap_or_default();
     conditions.push(
         json!({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-        "message": message, "lastProbeTime": null, "lastTransitionTime": time::now_rfc3339()}),
+        "message": message, "lastProbeTime": null, "lastTransitionTime": rkube_machinery::time::now_rfc3339()}),
     );
     let mut status = json!({"conditions": conditions});
     if let Some(n) = nominated {
@@ -489,7 +488,7 @@ async fn evict_victim(
             .unwrap_or_default();
         conditions.push(json!({"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
             "message": format!("{}: preempting to accommodate a higher priority pod", preemptor.scheduler_name),
-            "lastProbeTime": null, "lastTransitionTime": time::now_rfc3339()}));
+            "lastProbeTime": null, "lastTransitionTime": rkube_machinery::time::now_rfc3339()}));
         let _ = api
             .patch_status(
                 &victim.name,

@@ -2,10 +2,10 @@
 //! a table of the pods it runs, one timer heap for container exits, and a bounded pool of
 //! writers for the status updates and final deletions.
 
+use crate::SimConfig;
 use crate::ipam::{self, PodIps};
 use crate::lifecycle::{self, Plan};
 use crate::node::Registered;
-use crate::{SimConfig, time};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
@@ -224,7 +224,7 @@ impl Kubelet {
                 .and_then(|s| s.conditions.as_ref())
                 .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"))
                 .and_then(|c| serde_json::to_value(c).ok())
-                .unwrap_or_else(|| json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": time::now_rfc3339()}));
+                .unwrap_or_else(|| json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": rkube_machinery::time::now_rfc3339()}));
             SimPod {
                 uid: pod.metadata.uid.clone().unwrap_or_default(),
                 node: index,
@@ -241,7 +241,7 @@ impl Kubelet {
                     .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
                     .collect(),
                 scheduled,
-                start_time: time::now_rfc3339(),
+                start_time: rkube_machinery::time::now_rfc3339(),
             }
         })
     }
@@ -298,7 +298,7 @@ impl Kubelet {
                 _ => false,
             };
             let patch = if restart {
-                let finished = time::now_rfc3339();
+                let finished = rkube_machinery::time::now_rfc3339();
                 let last = json!({"terminated": {"exitCode": code, "reason": if code == 0 {"Completed"} else {"Error"},
                     "startedAt": p.start_time, "finishedAt": finished, "containerID": container_id(&p.uid, "", p.restarts)}});
                 p.restarts += 1;
@@ -396,7 +396,7 @@ fn image_id(image: &str) -> String {
 
 /// The status patch of a pod whose containers run (`last` is the previous run's state after a restart).
 fn running_status(p: &SimPod, host_ip: &str, last: Option<Value>) -> Value {
-    let now = time::now_rfc3339();
+    let now = rkube_machinery::time::now_rfc3339();
     let containers: Vec<Value> = p
         .containers
         .iter()
@@ -429,7 +429,7 @@ fn running_status(p: &SimPod, host_ip: &str, last: Option<Value>) -> Value {
 
 /// The status patch of a pod whose containers exited with `code` and will not restart.
 fn finished_status(p: &SimPod, host_ip: &str, code: i32) -> Value {
-    let now = time::now_rfc3339();
+    let now = rkube_machinery::time::now_rfc3339();
     let succeeded = code == 0;
     let reason = if succeeded { "Completed" } else { "Error" };
     let containers: Vec<Value> = p

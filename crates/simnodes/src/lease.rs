@@ -1,7 +1,7 @@
 //! Node heartbeats: one Lease per node in `kube-node-lease`, renewed by a single loop that
 //! spreads the renewals evenly over the interval, with a bounded number in flight.
 
-use crate::{SimConfig, node::Registered, time};
+use crate::{SimConfig, node::Registered};
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
@@ -35,7 +35,7 @@ pub async fn create_all(
                     "spec": {
                         "holderIdentity": n.name,
                         "leaseDurationSeconds": config.lease_duration_seconds,
-                        "renewTime": time::now_micro(),
+                        "renewTime": rkube_machinery::time::now_micro(),
                     }
                 }))?;
                 match api.create(&PostParams::default(), &lease).await {
@@ -54,7 +54,7 @@ async fn renew(api: &Api<Lease>, name: &str) -> anyhow::Result<()> {
     api.patch(
         name,
         &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"renewTime": time::now_micro()}})),
+        &Patch::Merge(json!({"spec": {"renewTime": rkube_machinery::time::now_micro()}})),
     )
     .await
     .with_context(|| format!("renewing the lease of {name}"))?;

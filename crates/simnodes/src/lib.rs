@@ -21,7 +21,6 @@ pub mod kubelet;
 pub mod lease;
 pub mod lifecycle;
 pub mod node;
-pub mod time;
 
 use anyhow::Context;
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! The Node objects: what a kubelet registers (labels, capacity, Ready condition, node info)
 //! and how they are created or taken over when they already exist.
 
-use crate::{SimConfig, ipam, time};
+use crate::{SimConfig, ipam};
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Node;
@@ -58,7 +58,7 @@ pub fn node_object(config: &SimConfig, i: usize) -> Value {
 
 /// The status a healthy kubelet reports.
 pub fn node_status(config: &SimConfig, i: usize) -> Value {
-    let now = time::now_rfc3339();
+    let now = rkube_machinery::time::now_rfc3339();
     let name = config.node_name(i);
     let resources = json!({
         "cpu": config.cpu,

@@ -86,10 +86,7 @@ impl Entry {
 }
 
 fn now() -> String {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
+    rkube_machinery::time::now_rfc3339()
 }
 
 fn entries_of(obj: &Value) -> Option<Vec<Entry>> {

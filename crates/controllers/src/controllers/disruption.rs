@@ -144,9 +144,7 @@ async fn sync(ctx: &Context, key: &Key) -> anyhow::Result<()> {
     {
         return Ok(());
     }
-    let now = jiff::Timestamp::now()
-        .round(jiff::Unit::Second)?
-        .to_string();
+    let now = rkube_machinery::time::now_rfc3339();
     let body = json!({"status": {
         "currentHealthy": healthy, "desiredHealthy": desired, "expectedPods": expected,
         "disruptionsAllowed": allowed, "observedGeneration": pdb.metadata.generation,

@@ -11,8 +11,7 @@ use serde_json::json;
 use std::time::Duration;
 
 fn now() -> jiff::Timestamp {
-    let n = jiff::Timestamp::now();
-    n.round(jiff::Unit::Second).unwrap_or(n)
+    rkube_machinery::time::now_seconds()
 }
 
 impl Run<'_> {

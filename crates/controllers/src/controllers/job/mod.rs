@@ -86,8 +86,7 @@ struct Controller {
 }
 
 fn now() -> jiff::Timestamp {
-    let n = jiff::Timestamp::now();
-    n.round(jiff::Unit::Second).unwrap_or(n)
+    rkube_machinery::time::now_seconds()
 }
 
 /// Whether the Job has a True condition of this type.

@@ -222,7 +222,7 @@ impl<K: ReplicaKind> Controller<K> {
         owned: &[Arc<Pod>],
         failure: Option<&(String, String)>,
     ) -> anyhow::Result<Option<Duration>> {
-        let now = jiff::Timestamp::now();
+        let now = rkube_machinery::time::now_seconds();
         let template_labels = owner
             .template()
             .and_then(|t| t.metadata.as_ref())
@@ -308,7 +308,7 @@ impl<K: ReplicaKind> Controller<K> {
 
 fn failure_condition(reason: &str, message: &str, now: jiff::Timestamp) -> Value {
     json!({"type": "ReplicaFailure", "status": "True", "reason": reason, "message": message,
-           "lastTransitionTime": now.round(jiff::Unit::Second).unwrap_or(now).to_string()})
+           "lastTransitionTime": now.to_string()})
 }
 
 /// Status JSON with zero counts dropped (the server omits them), for comparison.
