@@ -2,9 +2,13 @@
 
 use rkube_testkit::TestServer;
 
+/// A server without controllers, so workload status stays as created and the cells are known.
 fn server() -> TestServer {
-    TestServer::start(std::path::Path::new(env!("CARGO_BIN_EXE_rkube")))
-        .expect("starting rkube server")
+    TestServer::start_with(
+        std::path::Path::new(env!("CARGO_BIN_EXE_rkube")),
+        &["--disable-controllers", "--disable-scheduler"],
+    )
+    .expect("starting rkube server")
 }
 
 /// The header line and the row of `name` in kubectl's output, split on runs of spaces.

@@ -145,11 +145,13 @@ impl Controller {
         {
             self.expectations.forget(key);
             self.counted.lock().expect("counted lock").remove(key);
+            self.release_orphans(key).await?;
             return Ok(None);
         }
         // Counts build on the status: read it fresh, never from a cache that may be behind.
         let jobs: Api<Job> = Api::namespaced(self.ctx.client.clone(), &key.namespace);
         let Some(job) = jobs.get_opt(&key.name).await? else {
+            self.release_orphans(key).await?;
             return Ok(None);
         };
         let pod_api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &key.namespace);
@@ -166,7 +168,8 @@ impl Controller {
             &pod_api,
         )
         .await?;
-        if finished(&job) {
+        // A finished Job, or one being deleted, lets go of its pods.
+        if finished(&job) || job.metadata.deletion_timestamp.is_some() {
             for p in owned.iter().filter(|p| has_finalizer(p)) {
                 remove_finalizer(&pod_api, p).await?;
             }
@@ -180,6 +183,25 @@ impl Controller {
             pod_api,
         };
         run.sync(owned).await
+    }
+}
+
+impl Controller {
+    /// Pods still carrying the tracking finalizer of a Job that is gone: nobody will count them
+    /// any more, so the finalizer goes (upstream's orphan-pod handling), or they would never be
+    /// deleted and their namespace never emptied.
+    async fn release_orphans(&self, key: &Key) -> anyhow::Result<()> {
+        let pod_api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &key.namespace);
+        for p in self.ctx.informers.pods.list_namespaced(&key.namespace) {
+            let controlled_by_job = p
+                .owner_references()
+                .iter()
+                .any(|r| r.controller == Some(true) && r.kind == "Job" && r.name == key.name);
+            if controlled_by_job && has_finalizer(&p) {
+                remove_finalizer(&pod_api, &p).await?;
+            }
+        }
+        Ok(())
     }
 }
 
