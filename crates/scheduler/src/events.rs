@@ -1,7 +1,6 @@
 //! Events about pods (`Scheduled`, `FailedScheduling`, `Preempted`), written as core/v1 Events
-//! since those are what `kubectl describe` and `kubectl get events` show. (Upstream's
-//! scheduler writes events.k8s.io/v1 Events, which upstream serves from the same storage as
-//! core/v1; rkube stores the two apart for now, so core/v1 it is.) Repeats of the same event are
+//! (what `kubectl describe` and `kubectl get events` read; the API server shows the same objects
+//! as events.k8s.io/v1, which upstream's scheduler writes). Repeats of the same event are
 //! folded into one object with a growing `count`, as client-go's correlator does; writes go
 //! through a bounded queue and are dropped when it is full rather than slowing scheduling.
 
