@@ -4,7 +4,8 @@
 //! `cargo bench -p rkube --bench apiserver` runs everything (about two minutes). It prints
 //! figures next to their goals and never fails on a slow figure. `BENCH_ONLY=startup,creates,
 //! lists,watch` picks scenarios; `BENCH_SECONDS`, `BENCH_CLIENTS`, `BENCH_PODS`,
-//! `BENCH_WATCHERS`, `BENCH_WATCH_RATE` change their sizes.
+//! `BENCH_WATCHERS`, `BENCH_WATCH_RATE` change their sizes; `BENCH_SERVER_FLAGS` adds server
+//! flags (`--disable-controllers --disable-scheduler` measures the API server alone).
 
 mod client;
 mod creates;

@@ -20,6 +20,16 @@ pub struct Server {
     pub ready_after: Duration,
 }
 
+/// Extra `rkube server` flags from `BENCH_SERVER_FLAGS` (for example
+/// `--disable-controllers --disable-scheduler` to measure the API server alone).
+fn extra_flags() -> Vec<String> {
+    std::env::var("BENCH_SERVER_FLAGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
 impl Server {
     /// Start `binary server` on a free port over `data_dir` and wait until it is ready.
     pub async fn start(binary: &Path, data_dir: &Path) -> anyhow::Result<Self> {
@@ -37,6 +47,7 @@ impl Server {
             .arg(data_dir)
             .args(["--bind-address", "127.0.0.1", "--port", &port.to_string()])
             .arg("--disable-agent")
+            .args(extra_flags())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
