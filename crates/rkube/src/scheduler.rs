@@ -15,20 +15,12 @@ pub struct SchedulerArgs {
     percentage_of_nodes_to_score: Option<u32>,
 }
 
-/// A client from kubeconfig YAML text.
-pub async fn client_from_yaml(yaml: &str) -> anyhow::Result<kube::Client> {
-    let kubeconfig = kube::config::Kubeconfig::from_yaml(yaml).context("parsing the kubeconfig")?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .context("loading the kubeconfig")?;
-    kube::Client::try_from(config).context("building the API client")
-}
-
-/// A client from a kubeconfig file.
+/// A client from a kubeconfig file (the one kubeconfig-to-client conversion is
+/// `rkube_controllers::client_from_kubeconfig`, shared by every component).
 pub async fn client_from_file(path: &std::path::Path) -> anyhow::Result<kube::Client> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    client_from_yaml(&text).await
+    rkube_controllers::client_from_kubeconfig(&text).await
 }
 
 pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {

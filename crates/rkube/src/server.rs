@@ -120,7 +120,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     } else {
         let kubeconfig =
             running.component_kubeconfig("system:kube-scheduler", &["system:masters"])?;
-        let client = crate::scheduler::client_from_yaml(&kubeconfig).await?;
+        let client = rkube_controllers::client_from_kubeconfig(&kubeconfig).await?;
         Some(rkube_scheduler::start(
             client,
             rkube_scheduler::Config::default(),
