@@ -7,7 +7,7 @@
 //! revision older than the window gets 410 Expired, and a consistent list first waits until the
 //! cache has caught up with the store's current revision.
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use futures::StreamExt;
 use rkube_machinery::ApiError;
 use rkube_machinery::selector::{FieldSelector, LabelSelector};
@@ -16,7 +16,7 @@ use rkube_store::{EventKind, KeyValue, RangeRequest, Revision, Store};
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
@@ -77,9 +77,9 @@ impl CachedObject {
 /// A watch event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
-    Added,
-    Modified,
-    Deleted,
+    Added = 0,
+    Modified = 1,
+    Deleted = 2,
 }
 
 impl EventType {
@@ -99,6 +99,46 @@ pub struct CacheEvent {
     pub object: Arc<CachedObject>,
     pub prev: Option<Arc<CachedObject>>,
     pub revision: Revision,
+    /// The JSON watch line of this event in the storage version, once per type a watcher sees
+    /// it as (ADDED, MODIFIED, DELETED): rendered by the first watcher that needs it and shared
+    /// by the rest, so a thousand watchers cost one serialization.
+    lines: [OnceLock<Bytes>; 3],
+}
+
+impl CacheEvent {
+    /// An event as the cache records it.
+    pub fn new(
+        kind: EventType,
+        object: Arc<CachedObject>,
+        prev: Option<Arc<CachedObject>>,
+        revision: Revision,
+    ) -> Self {
+        Self {
+            kind,
+            object,
+            prev,
+            revision,
+            lines: Default::default(),
+        }
+    }
+
+    /// `{"type":"<as_type>","object":<object>}\n` for the object in its storage version.
+    pub fn line(&self, as_type: EventType) -> Bytes {
+        self.lines[as_type as usize]
+            .get_or_init(|| event_line(as_type, &self.object.json))
+            .clone()
+    }
+}
+
+/// `{"type":"ADDED","object":<json>}\n`.
+pub fn event_line(kind: EventType, object: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(object.len() + 32);
+    out.put_slice(b"{\"type\":\"");
+    out.put_slice(kind.as_str().as_bytes());
+    out.put_slice(b"\",\"object\":");
+    out.put_slice(object);
+    out.put_slice(b"}\n");
+    out.freeze()
 }
 
 /// Which objects a list or watch wants.
@@ -188,12 +228,7 @@ impl ResourceCache {
                 } else {
                     EventType::Added
                 };
-                CacheEvent {
-                    kind,
-                    object: cached,
-                    prev,
-                    revision: rev,
-                }
+                CacheEvent::new(kind, cached, prev, rev)
             }
             EventKind::Delete => {
                 let prev = inner.objects.remove(&kv.key);
@@ -209,12 +244,7 @@ impl ResourceCache {
                     rev,
                     self.strategy.as_ref(),
                 ));
-                CacheEvent {
-                    kind: EventType::Deleted,
-                    object: cached,
-                    prev: None,
-                    revision: rev,
-                }
+                CacheEvent::new(EventType::Deleted, cached, None, rev)
             }
         };
         let event = Arc::new(event);
@@ -267,12 +297,12 @@ impl ResourceCache {
                 .objects
                 .values()
                 .map(|o| {
-                    Arc::new(CacheEvent {
-                        kind: EventType::Added,
-                        object: o.clone(),
-                        prev: None,
-                        revision: o.revision,
-                    })
+                    Arc::new(CacheEvent::new(
+                        EventType::Added,
+                        o.clone(),
+                        None,
+                        o.revision,
+                    ))
                 })
                 .collect(),
             Some(rv) => {

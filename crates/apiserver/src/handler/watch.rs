@@ -2,17 +2,17 @@
 
 use super::read::{filter_of, parse_rv};
 use super::{Api, ApiRequest};
-use crate::watchcache::{CacheEvent, EventType, Filter};
+use crate::watchcache::{CacheEvent, Filter, event_line};
 use axum::body::Body;
 use axum::response::Response;
 use bytes::{BufMut, Bytes, BytesMut};
-use futures::StreamExt;
 use rkube_machinery::ApiError;
 use rkube_store::Revision;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::TryRecvError;
 
 /// How often a watch asking for bookmarks gets one.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(30);
@@ -76,48 +76,33 @@ pub async fn watch(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
     let table = crate::table::wants_table(&req.headers);
     let info = req.resource;
 
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
-    tokio::spawn(async move {
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(deadline);
-        let mut last_rev: Revision = start.revision;
-        for e in &start.initial {
-            if let Some(line) = render(&filter, e, table, info)
-                && tx.send(Ok(line)).await.is_err()
-            {
-                return;
-            }
-        }
-        if send_initial && bookmarks {
-            let line = bookmark(kind, &api_version, start.revision, true);
-            if tx.send(Ok(line)).await.is_err() {
-                return;
-            }
-        }
-        let mut live = start.live;
-        let mut ticker = tokio::time::interval(BOOKMARK_INTERVAL);
-        ticker.tick().await;
-        loop {
-            tokio::select! {
-                _ = &mut deadline => return,
-                _ = tx.closed() => return,
-                _ = ticker.tick(), if bookmarks => {
-                    if tx.send(Ok(bookmark(kind, &api_version, last_rev, false))).await.is_err() { return; }
-                }
-                ev = live.recv() => match ev {
-                    Ok(e) => {
-                        if e.revision <= start.revision { continue; }
-                        last_rev = e.revision;
-                        if let Some(line) = render(&filter, &e, table, info)
-                            && tx.send(Ok(line)).await.is_err() { return; }
-                    }
-                    // Too slow: end the stream; the client resumes from its last revision.
-                    Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
-                },
-            }
-        }
+    let state = WatchState {
+        filter,
+        table,
+        info,
+        initial: start.initial.into_iter(),
+        initial_end: (send_initial && bookmarks).then_some(start.revision),
+        live: start.live,
+        start_rev: start.revision,
+        last_rev: start.revision,
+        deadline: Box::pin(tokio::time::sleep(timeout)),
+        bookmarks: bookmarks.then(|| {
+            let mut ticker = tokio::time::interval_at(
+                tokio::time::Instant::now() + BOOKMARK_INTERVAL,
+                BOOKMARK_INTERVAL,
+            );
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticker
+        }),
+        kind,
+        api_version,
+    };
+    // The response body pulls events straight from the cache's broadcast: no task or channel
+    // per watcher, and the connection's writer is woken once per batch of events.
+    let stream = futures::stream::unfold(state, |mut st| async move {
+        let chunk = st.next_chunk().await?;
+        Some((Ok::<_, std::io::Error>(chunk), st))
     });
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(|r| r);
     let mut resp = Response::new(Body::from_stream(stream));
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -143,6 +128,124 @@ fn error_stream(err: &ApiError) -> Response {
     resp
 }
 
+/// Largest body chunk built from events that are ready at once.
+const MAX_CHUNK: usize = 64 * 1024;
+
+/// Where one watch stands: initial events still to send, then the live events.
+struct WatchState {
+    filter: Filter,
+    table: bool,
+    info: &'static rkube_registry::ResourceInfo,
+    initial: std::vec::IntoIter<Arc<CacheEvent>>,
+    /// The revision of the `initial-events-end` bookmark still to send, if one was asked for.
+    initial_end: Option<Revision>,
+    live: broadcast::Receiver<Arc<CacheEvent>>,
+    start_rev: Revision,
+    last_rev: Revision,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    bookmarks: Option<tokio::time::Interval>,
+    kind: &'static str,
+    api_version: String,
+}
+
+impl WatchState {
+    /// The next piece of the body: as many ready events as fit in one chunk, a bookmark, or
+    /// `None` when the watch ends (timeout, or the watcher fell too far behind and must resume).
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        let mut batch = Batch::default();
+        for e in self.initial.by_ref() {
+            if let Some(line) = render(&self.filter, &e, self.table, self.info) {
+                batch.push(line);
+                if batch.len >= MAX_CHUNK {
+                    return Some(batch.finish());
+                }
+            }
+        }
+        if let Some(rev) = self.initial_end.take() {
+            batch.push(bookmark(self.kind, &self.api_version, rev, true));
+        }
+        if batch.len > 0 {
+            return Some(batch.finish());
+        }
+        loop {
+            let bookmarks = &mut self.bookmarks;
+            let ticker = async {
+                match bookmarks.as_mut() {
+                    Some(t) => t.tick().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = &mut self.deadline => return None,
+                _ = ticker => {
+                    return Some(bookmark(self.kind, &self.api_version, self.last_rev, false));
+                }
+                ev = self.live.recv() => {
+                    self.take(ev.ok()?, &mut batch);
+                    // Whatever else is already waiting goes out in the same chunk.
+                    while batch.len < MAX_CHUNK {
+                        match self.live.try_recv() {
+                            Ok(e) => self.take(e, &mut batch),
+                            Err(TryRecvError::Empty) => break,
+                            // Too slow or closed: end the stream once this chunk is out; the
+                            // client resumes from its last revision.
+                            Err(_) => {
+                                self.deadline = Box::pin(tokio::time::sleep(Duration::ZERO));
+                                break;
+                            }
+                        }
+                    }
+                    if batch.len > 0 {
+                        return Some(batch.finish());
+                    }
+                }
+            }
+        }
+    }
+
+    fn take(&mut self, e: Arc<CacheEvent>, batch: &mut Batch) {
+        if e.revision <= self.start_rev {
+            return;
+        }
+        self.last_rev = e.revision;
+        if let Some(line) = render(&self.filter, &e, self.table, self.info) {
+            batch.push(line);
+        }
+    }
+}
+
+/// Event lines gathered into one body chunk; a single line is passed on without copying.
+#[derive(Default)]
+struct Batch {
+    first: Option<Bytes>,
+    rest: Option<BytesMut>,
+    len: usize,
+}
+
+impl Batch {
+    fn push(&mut self, line: Bytes) {
+        self.len += line.len();
+        match (&self.first, &mut self.rest) {
+            (None, _) => self.first = Some(line),
+            (Some(first), None) => {
+                let mut buf = BytesMut::with_capacity(first.len() + line.len() * 4);
+                buf.put_slice(first);
+                buf.put_slice(&line);
+                self.rest = Some(buf);
+            }
+            (Some(_), Some(buf)) => buf.put_slice(&line),
+        }
+    }
+
+    fn finish(self) -> Bytes {
+        match (self.first, self.rest) {
+            (_, Some(buf)) => buf.freeze(),
+            (Some(first), None) => first,
+            (None, None) => Bytes::new(),
+        }
+    }
+}
+
 /// One event line, if the watcher's filter lets it through.
 fn render(
     filter: &Filter,
@@ -151,8 +254,8 @@ fn render(
     info: &'static rkube_registry::ResourceInfo,
 ) -> Option<Bytes> {
     let kind = filter.view(e)?;
-    let json = crate::storage::bytes_for(&e.object.json, info);
     if table {
+        let json = crate::storage::bytes_for(&e.object.json, info);
         let obj: serde_json::Value = serde_json::from_slice(&json).ok()?;
         let t = crate::table::event_table(info, &obj);
         let line = json!({"type": kind.as_str(), "object": t});
@@ -160,18 +263,11 @@ fn render(
         b.push(b'\n');
         return Some(Bytes::from(b));
     }
-    Some(event_line(kind, &json))
-}
-
-/// `{"type":"ADDED","object":<json>}\n`.
-pub fn event_line(kind: EventType, object: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(object.len() + 32);
-    out.put_slice(b"{\"type\":\"");
-    out.put_slice(kind.as_str().as_bytes());
-    out.put_slice(b"\",\"object\":");
-    out.put_slice(object);
-    out.put_slice(b"}\n");
-    out.freeze()
+    if rkube_registry::conversion::is_converted(info) {
+        let json = crate::storage::bytes_for(&e.object.json, info);
+        return Some(event_line(kind, &json));
+    }
+    Some(e.line(kind))
 }
 
 /// A BOOKMARK event: an object of the resource's kind carrying only the revision.
