@@ -137,6 +137,9 @@ impl Api {
     }
 
     /// Refuse writes into a namespace that does not exist (404) or is terminating (403).
+    ///
+    /// Like upstream's NamespaceLifecycle admission, the namespace comes from the watch cache;
+    /// only one the cache does not know yet (just created) is looked up in the store.
     pub async fn check_namespace_writable(&self, req: &ApiRequest) -> Result<(), ApiError> {
         let Some(ns) = req.namespace() else {
             return Ok(());
@@ -145,18 +148,26 @@ impl Api {
         let namespaces = rkube_registry::catalog::find("", "v1", "namespaces")
             .ok_or_else(|| ApiError::internal("namespaces are not in the catalog"))?;
         let key = namespaces.storage_key(None, ns);
-        match self.store.get(&key, namespaces, ns).await? {
-            None => Err(ApiError::not_found(&ns_gr, ns)),
-            Some(s) if crate::object::deletion_timestamp(&s.object).is_some() => {
-                Err(ApiError::forbidden(
-                    &req.gr(),
-                    req.name(),
-                    &format!(
-                        "unable to create new content in namespace {ns} because it is being terminated"
-                    ),
-                ))
+        let cached = self.caches.get(namespaces).and_then(|c| c.get(&key));
+        let terminating = match cached {
+            Some(c) => {
+                let obj: serde_json::Value = serde_json::from_slice(&c.json).map_err(ApiError::internal)?;
+                crate::object::deletion_timestamp(&obj).is_some()
             }
-            Some(_) => Ok(()),
+            None => match self.store.get(&key, namespaces, ns).await? {
+                None => return Err(ApiError::not_found(&ns_gr, ns)),
+                Some(s) => crate::object::deletion_timestamp(&s.object).is_some(),
+            },
+        };
+        if terminating {
+            return Err(ApiError::forbidden(
+                &req.gr(),
+                req.name(),
+                &format!(
+                    "unable to create new content in namespace {ns} because it is being terminated"
+                ),
+            ));
         }
+        Ok(())
     }
 }

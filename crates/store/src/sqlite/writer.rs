@@ -198,7 +198,7 @@ impl Writer {
         };
         let mut compacted = self.compacted;
         let mut replies = Vec::with_capacity(batch.len());
-        let mut tx = match self
+        let tx = match self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
         {
@@ -223,7 +223,7 @@ impl Writer {
         for cmd in batch {
             match cmd {
                 Command::Write { op, reply } => {
-                    let result = write_one(&mut tx, &mut staged, op);
+                    let result = write_one(&tx, &mut staged, op);
                     replies.push(Reply::Write(reply, result));
                 }
                 Command::Compact { revision, reply } => {
@@ -240,7 +240,7 @@ impl Writer {
                 Command::Shutdown => {}
             }
         }
-        let swept = sweep.then(|| sweep_expired(&mut tx, &mut staged, self.config.sweep_limit));
+        let swept = sweep.then(|| sweep_expired(&tx, &mut staged, self.config.sweep_limit));
         let outcome = if staged.revision != self.revision {
             schema::set_meta(&tx, meta::REVISION, staged.revision)
                 .context("record current revision")
@@ -337,26 +337,44 @@ impl Writer {
 }
 
 /// Runs `f` in a savepoint: on error its changes, revisions and events are discarded.
+///
+/// The savepoint statements are prepared once and reused: parsing `SAVEPOINT`/`RELEASE` for
+/// every write was a visible share of a create's CPU time.
 fn in_savepoint<T>(
-    tx: &mut Transaction<'_>,
+    conn: &Connection,
     staged: &mut Staged,
     f: impl FnOnce(&Connection, &mut Staged) -> Result<T>,
 ) -> Result<T> {
-    let sp = tx.savepoint().context("open savepoint")?;
+    let run = |sql: &str, what: &'static str| -> Result<()> {
+        conn.prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute([]))
+            .map(drop)
+            .context(what)
+    };
+    run("SAVEPOINT write_op", "open savepoint")?;
     let mut inner = Staged {
         revision: staged.revision,
         events: Vec::new(),
         now: staged.now,
     };
-    let out = f(&sp, &mut inner)?;
-    sp.commit().context("release savepoint")?;
-    staged.revision = inner.revision;
-    staged.events.append(&mut inner.events);
-    Ok(out)
+    match f(conn, &mut inner) {
+        Ok(out) => {
+            run("RELEASE write_op", "release savepoint")?;
+            staged.revision = inner.revision;
+            staged.events.append(&mut inner.events);
+            Ok(out)
+        }
+        Err(err) => {
+            // ROLLBACK TO keeps the savepoint open; RELEASE then drops it.
+            run("ROLLBACK TO write_op", "roll back savepoint")?;
+            run("RELEASE write_op", "release savepoint")?;
+            Err(err)
+        }
+    }
 }
 
 /// One caller's write: expire the key first if its TTL ran out, then apply the write.
-fn write_one(tx: &mut Transaction<'_>, staged: &mut Staged, op: WriteOp) -> Result<WriteOutcome> {
+fn write_one(tx: &Transaction<'_>, staged: &mut Staged, op: WriteOp) -> Result<WriteOutcome> {
     if op.key().is_empty() {
         return Err(backend("invalid write", "the key is empty"));
     }
@@ -370,7 +388,7 @@ fn write_one(tx: &mut Transaction<'_>, staged: &mut Staged, op: WriteOp) -> Resu
 }
 
 /// Deletes up to `limit` expired keys; returns how many were due.
-fn sweep_expired(tx: &mut Transaction<'_>, staged: &mut Staged, limit: usize) -> Result<usize> {
+fn sweep_expired(tx: &Transaction<'_>, staged: &mut Staged, limit: usize) -> Result<usize> {
     let due = ops::expired_keys(tx, staged.now, limit)?;
     let found = due.len();
     for (key, row) in due {
