@@ -127,6 +127,75 @@ fn invalid(
     ApiError::invalid("Service", req.resource.group, name, &errs)
 }
 
+/// Give `svc` the cluster IP it asks for (`spec.clusterIP`), or a free one when it names none
+/// (`None` stays headless); `used` are the addresses other Services hold.
+fn set_cluster_ip(
+    alloc: &ServiceAllocator,
+    req: &ApiRequest,
+    svc: &mut Value,
+    used: &HashSet<Ipv4Addr>,
+) -> Result<(), ApiError> {
+    let name = object::name(svc).to_string();
+    let path = FieldPath::new("spec").child("clusterIPs").index(0);
+    let requested = svc["spec"]["clusterIP"].as_str().unwrap_or("").to_string();
+    let ip = match requested.as_str() {
+        "None" => None,
+        "" => {
+            let size = alloc.cidr.size();
+            // Start at a pseudo-random offset so addresses spread like upstream's.
+            let start = (uuid::Uuid::new_v4().as_u128() % u128::from(size.max(4) - 3)) as u32 + 2;
+            let found = (0..size - 3)
+                .map(|i| alloc.cidr.nth(2 + (start - 2 + i) % (size - 3)))
+                .find(|ip| !used.contains(ip));
+            match found {
+                Some(ip) => Some(ip),
+                None => {
+                    return Err(ApiError::internal(
+                        "failed to allocate a serviceIP: range is full",
+                    ));
+                }
+            }
+        }
+        s => {
+            let ip: Ipv4Addr = s.parse().map_err(|_| {
+                invalid(
+                    req,
+                    &name,
+                    path.clone(),
+                    s,
+                    "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+                )
+            })?;
+            if !alloc.cidr.contains(ip) {
+                return Err(invalid(
+                    req,
+                    &name,
+                    path,
+                    s,
+                    &format!(
+                        "failed to allocate IP {s}: the provided IP ({s}) is not in the valid range. The range of valid IPs is {}/{}",
+                        alloc.cidr.base, alloc.cidr.prefix
+                    ),
+                ));
+            }
+            if used.contains(&ip) {
+                return Err(invalid(
+                    req,
+                    &name,
+                    path,
+                    s,
+                    &format!("failed to allocate IP {s}: provided IP is already allocated"),
+                ));
+            }
+            Some(ip)
+        }
+    };
+    let ip_str = ip.map(|i| i.to_string()).unwrap_or_else(|| "None".into());
+    svc["spec"]["clusterIP"] = Value::String(ip_str.clone());
+    svc["spec"]["clusterIPs"] = Value::from(vec![ip_str]);
+    Ok(())
+}
+
 /// Create a Service: allocate its cluster IP(s) and node ports, then store it.
 pub async fn create_service(
     api: &Api,
@@ -151,63 +220,7 @@ pub async fn create_service(
         .to_string();
     let path = FieldPath::new("spec");
     if spec_type != "ExternalName" {
-        let requested = svc["spec"]["clusterIP"].as_str().unwrap_or("").to_string();
-        let ip = match requested.as_str() {
-            "None" => None,
-            "" => {
-                let size = alloc.cidr.size();
-                // Start at a pseudo-random offset so addresses spread like upstream's.
-                let start =
-                    (uuid::Uuid::new_v4().as_u128() % u128::from(size.max(4) - 3)) as u32 + 2;
-                let found = (0..size - 3)
-                    .map(|i| alloc.cidr.nth(2 + (start - 2 + i) % (size - 3)))
-                    .find(|ip| !used_ips.contains(ip));
-                match found {
-                    Some(ip) => Some(ip),
-                    None => {
-                        return Err(ApiError::internal(
-                            "failed to allocate a serviceIP: range is full",
-                        ));
-                    }
-                }
-            }
-            s => {
-                let ip: Ipv4Addr = s.parse().map_err(|_| {
-                    invalid(
-                        req,
-                        &name,
-                        path.child("clusterIPs").index(0),
-                        s,
-                        "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
-                    )
-                })?;
-                if !alloc.cidr.contains(ip) {
-                    return Err(invalid(
-                        req,
-                        &name,
-                        path.child("clusterIPs").index(0),
-                        s,
-                        &format!(
-                            "failed to allocate IP {s}: the provided IP ({s}) is not in the valid range. The range of valid IPs is {}/{}",
-                            alloc.cidr.base, alloc.cidr.prefix
-                        ),
-                    ));
-                }
-                if used_ips.contains(&ip) {
-                    return Err(invalid(
-                        req,
-                        &name,
-                        path.child("clusterIPs").index(0),
-                        s,
-                        &format!("failed to allocate IP {s}: provided IP is already allocated"),
-                    ));
-                }
-                Some(ip)
-            }
-        };
-        let ip_str = ip.map(|i| i.to_string()).unwrap_or_else(|| "None".into());
-        svc["spec"]["clusterIP"] = Value::String(ip_str.clone());
-        svc["spec"]["clusterIPs"] = Value::from(vec![ip_str]);
+        set_cluster_ip(alloc, req, &mut svc, &used_ips)?;
     }
     if spec_type == "NodePort" || spec_type == "LoadBalancer" {
         let mut taken = used_ports.clone();

@@ -7,6 +7,7 @@
 //! `pkg/registry/<group>/<resource>/strategy.go`. The API server's generic handler applies the
 //! rules; [`strategy_for`] finds a resource's strategy.
 
+pub mod byte_fields;
 pub mod catalog;
 pub mod conversion;
 pub mod discovery;

@@ -141,6 +141,11 @@ impl Node {
         self.resolved.get("type").and_then(Value::as_str)
     }
 
+    /// The OpenAPI format of a scalar (`byte`, `int32`, `date-time`, ...).
+    pub fn format(&self) -> Option<&'static str> {
+        self.resolved.get("format").and_then(Value::as_str)
+    }
+
     /// An extension, looked up where the field is written, then on its type.
     fn extension(&self, key: &str) -> Option<&'static Value> {
         self.schema.get(key).or_else(|| self.resolved.get(key))

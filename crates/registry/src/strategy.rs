@@ -61,10 +61,19 @@ pub trait Strategy: Send + Sync {
 
     /// Default, prepare and validate a new object. `object` is already decoded; metadata set by
     /// the server (uid, creationTimestamp, namespace) is in place. Returns the validation errors.
-    fn create(&self, object: &mut Value) -> ErrorList;
+    ///
+    /// `observe`, when given, sees the object as upstream's decoder leaves it: defaulted, but
+    /// before `PrepareForCreate` (what the field manager records, as upstream's does).
+    fn create(&self, object: &mut Value, observe: Option<&mut dyn FnMut(&Value)>) -> ErrorList;
 
-    /// Default, prepare and validate an update of `old` to `new`.
-    fn update(&self, new: &mut Value, old: &Value) -> ErrorList;
+    /// Default, prepare and validate an update of `old` to `new`; `observe` sees the defaulted
+    /// object before `PrepareForUpdate`, as for [`Strategy::create`].
+    fn update(
+        &self,
+        new: &mut Value,
+        old: &Value,
+        observe: Option<&mut dyn FnMut(&Value)>,
+    ) -> ErrorList;
 
     /// The field-selector fields of an object beyond `metadata.name` and `metadata.namespace`
     /// (pods: `spec.nodeName`, `status.phase`, ...).
@@ -135,6 +144,15 @@ impl<S: TypedStrategy> Typed<S> {
         serde_json::to_value(obj).expect("k8s-openapi types always serialize")
     }
 
+    /// Let `observe` see the defaulted object in its JSON form.
+    fn show_defaulted(typed: &S::Object, observe: Option<&mut dyn FnMut(&Value)>) {
+        if let Some(observe) = observe {
+            let mut value = Self::to_value(typed);
+            Self::fill_zero_fields(&mut value);
+            observe(&value);
+        }
+    }
+
     /// Write the empty fields upstream's Go encoding always shows (see [`crate::zero_fields`]).
     fn fill_zero_fields(object: &mut Value) {
         use k8s_openapi::Resource;
@@ -155,8 +173,24 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
         S::GENERATION
     }
 
-    fn decode(&self, object: Value) -> Result<Decoded, String> {
-        let typed: S::Object = serde_json::from_value(object.clone()).map_err(|e| e.to_string())?;
+    fn decode(&self, mut object: Value) -> Result<Decoded, String> {
+        let typed: S::Object = match serde_json::from_value(object.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                // Base64 fields are what Go's decoder and k8s-openapi's disagree on: answer
+                // with Go's error, or retry with the values Go accepts in canonical form.
+                use k8s_openapi::Resource;
+                let node = crate::patch_meta::Node::of_kind(
+                    S::Object::GROUP,
+                    S::Object::VERSION,
+                    S::Object::KIND,
+                );
+                if let Some(node) = node {
+                    crate::byte_fields::canonicalize(&mut object, node)?;
+                }
+                serde_json::from_value(object.clone()).map_err(|_| e.to_string())?
+            }
+        };
         let out = Self::to_value(&typed);
         let mut unknown_fields = Vec::new();
         unknown_paths(&object, &out, "", &mut unknown_fields);
@@ -166,12 +200,13 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
         })
     }
 
-    fn create(&self, object: &mut Value) -> ErrorList {
+    fn create(&self, object: &mut Value, observe: Option<&mut dyn FnMut(&Value)>) -> ErrorList {
         let mut typed = match self.parse_typed(object) {
             Ok(t) => t,
             Err(e) => return decode_error(e),
         };
         self.rules.default(&mut typed);
+        Self::show_defaulted(&typed, observe);
         self.rules.prepare_for_create(&mut typed);
         let mut errs =
             meta::validate_object_meta(typed.metadata(), self.info.namespaced, S::NAME_RULE);
@@ -181,12 +216,18 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
         errs
     }
 
-    fn update(&self, new: &mut Value, old: &Value) -> ErrorList {
+    fn update(
+        &self,
+        new: &mut Value,
+        old: &Value,
+        observe: Option<&mut dyn FnMut(&Value)>,
+    ) -> ErrorList {
         let (mut typed, old_typed) = match (self.parse_typed(new), self.parse_typed(old)) {
             (Ok(n), Ok(o)) => (n, o),
             (Err(e), _) | (_, Err(e)) => return decode_error(e),
         };
         self.rules.default(&mut typed);
+        Self::show_defaulted(&typed, observe);
         meta::prepare_object_meta_update(typed.metadata_mut(), old_typed.metadata());
         self.rules.prepare_for_update(&mut typed, &old_typed);
         let mut errs =

@@ -18,26 +18,6 @@ fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/defaults")
 }
 
-/// Differences rkube still has, by expected file and path prefix, with the reason. They are
-/// reported on every run and must shrink, not grow.
-const KNOWN_GAPS: &[(&str, &str, &str)] = &[
-    (
-        "service.yaml",
-        ".metadata.managedFields[0].fieldsV1.f:spec.f:ipFamil",
-        "rkube defaults ipFamilies before recording managed fields; upstream's REST layer sets them after",
-    ),
-    (
-        "job.yaml",
-        ".metadata.managedFields[0].fieldsV1",
-        "rkube records managed fields after PrepareForCreate (generated selector and labels); upstream before",
-    ),
-    (
-        "daemonset.yaml",
-        ".metadata.managedFields[0].fieldsV1.f:metadata",
-        "rkube records managed fields after PrepareForCreate (template-generation annotation); upstream before",
-    ),
-];
-
 /// Flatten a value into `path -> leaf`.
 fn flatten(v: &Value, path: String, out: &mut BTreeMap<String, Value>) {
     match v {
@@ -81,8 +61,8 @@ fn yaml(text: &str) -> Value {
     serde_norway::from_str(text).expect("parsing YAML")
 }
 
-/// Compare one kind; returns `(differences, tolerated known gaps)`.
-fn compare(file: &str, expected: &Value, actual: &Value) -> (Vec<String>, Vec<String>) {
+/// Compare one kind; returns the differences.
+fn compare(expected: &Value, actual: &Value) -> Vec<String> {
     let uid = actual["metadata"]["uid"]
         .as_str()
         .unwrap_or_default()
@@ -116,18 +96,7 @@ fn compare(file: &str, expected: &Value, actual: &Value) -> (Vec<String>, Vec<St
             diffs.push(format!("{path}: not upstream's, got {g}"));
         }
     }
-    let gap = |d: &String| {
-        KNOWN_GAPS
-            .iter()
-            .find(|(f, prefix, _)| *f == file && d.starts_with(prefix))
-    };
-    let (known, real): (Vec<String>, Vec<String>) =
-        diffs.into_iter().partition(|d| gap(d).is_some());
-    let known = known
-        .into_iter()
-        .map(|d| format!("{d} ({})", gap(&d).map_or("", |g| g.2)))
-        .collect();
-    (real, known)
+    diffs
 }
 
 #[test]
@@ -167,10 +136,7 @@ fn created_objects_carry_upstreams_defaults() {
         assert!(got.success, "{name}: {}", got.all());
         let expected = std::fs::read_to_string(data_dir().join("expected").join(name))
             .expect("reading the expected object");
-        let (diffs, known) = compare(name, &yaml(&expected), &yaml(&got.stdout));
-        for k in &known {
-            eprintln!("known gap, {name}: {k}");
-        }
+        let diffs = compare(&yaml(&expected), &yaml(&got.stdout));
         if !diffs.is_empty() {
             failures.push(format!("{name}:\n  {}", diffs.join("\n  ")));
         }

@@ -122,6 +122,39 @@ fn store_entries(obj: &mut Value, entries: Vec<Entry>) {
 
 /// Record a create (`old: None`) or update of `new` by `w`: the writer owns what it changed.
 pub fn record_update(old: Option<&Value>, new: &mut Value, w: &Writer, schema: Option<Node>) {
+    let entries = entries_after_update(old, new, w, schema);
+    store_entries(new, entries);
+}
+
+/// The managed fields of a create (`old: None`) or update by `w`, recorded from `observed`: the
+/// object as the client sent it, decoded and defaulted but before the strategy prepares it and
+/// the server allocates anything (upstream's field manager runs there, so fields the server
+/// sets, like a Job's generated selector or a Service's IP families, are nobody's). Store the
+/// answer in the written object with [`store_managed_fields`].
+pub fn managed_fields_of_update(
+    old: Option<&Value>,
+    observed: &Value,
+    w: &Writer,
+    schema: Option<Node>,
+) -> ManagedFields {
+    ManagedFields(entries_after_update(old, observed, w, schema))
+}
+
+/// Managed fields computed by [`managed_fields_of_update`], to store in the written object.
+#[derive(Debug, Clone)]
+pub struct ManagedFields(Vec<Entry>);
+
+/// Replace `obj`'s managed fields with `fields`.
+pub fn store_managed_fields(obj: &mut Value, fields: ManagedFields) {
+    store_entries(obj, fields.0);
+}
+
+fn entries_after_update(
+    old: Option<&Value>,
+    new: &Value,
+    w: &Writer,
+    schema: Option<Node>,
+) -> Vec<Entry> {
     // A client that sends managed fields different from the stored ones replaces them.
     let sent = entries_of(new);
     let stored = old.and_then(entries_of);
@@ -141,12 +174,14 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, w: &Writer, schema: O
         Some(o) => Some(without_managed_fields(o)),
         None => schema.map(rkube_registry::zero_fields::zero_value),
     };
-    let (changed, removed) = FieldSet::diff(before.as_ref(), &without_managed_fields(new), schema);
+    // Empty label and annotation maps are not written (Go's `omitempty`), so nobody sets them.
+    let mut after = without_managed_fields(new);
+    crate::object::drop_empty_meta_collections(&mut after);
+    let (changed, removed) = FieldSet::diff(before.as_ref(), &after, schema);
     let changed = w.tracked(changed);
     let removed = w.tracked(removed);
     if changed.is_empty() && removed.is_empty() && !sent_differs {
-        store_entries(new, entries);
-        return;
+        return entries;
     }
     for e in entries.iter_mut().filter(|e| !e.is(w, "Update")) {
         e.fields = e.fields.difference(&changed).difference(&removed);
@@ -170,7 +205,7 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, w: &Writer, schema: O
     if !changed.is_empty() {
         own.time = Some(now());
     }
-    store_entries(new, entries);
+    entries
 }
 
 /// Server-side apply of `config` by `w` to `live` (`None` creates): the merged object with its

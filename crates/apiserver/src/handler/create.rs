@@ -211,16 +211,32 @@ pub async fn create_object(
     }
 
     api.check_namespace_writable(req).await?;
-    let errors = strategy.create(&mut obj);
+    // The creator owns what it sent (with the decoder's defaults), not what the strategy and
+    // the REST layer add afterwards.
+    let mut managed = None;
+    let errors = if tracking == Tracking::Update {
+        let w = writer(req, false);
+        let schema = schema_of(req);
+        strategy.create(
+            &mut obj,
+            Some(&mut |sent: &Value| {
+                managed = Some(crate::fieldmanager::managed_fields_of_update(
+                    None, sent, &w, schema,
+                ));
+            }),
+        )
+    } else {
+        strategy.create(&mut obj, None)
+    };
+    if let Some(fields) = managed {
+        crate::fieldmanager::store_managed_fields(&mut obj, fields);
+    }
     object::drop_empty_meta_collections(&mut obj);
     let name = object::name(&obj).to_string();
     if !errors.is_empty() {
         return Err(ApiError::invalid(info.kind, info.group, &name, &errors));
     }
     let key = info.storage_key(req.namespace(), &name);
-    if tracking == Tracking::Update {
-        crate::fieldmanager::record_update(None, &mut obj, &writer(req, false), schema_of(req));
-    }
     crate::admission::admit_create(api, req, &mut obj).await?;
 
     if info.group.is_empty() && info.plural == "services" {

@@ -272,7 +272,30 @@ pub async fn guaranteed_update(
         if is_service && target == Target::Main {
             crate::services::allocate_on_update(api, req, &mut new, &old)?;
         }
-        let errors = strategy.update(&mut new, &old);
+        // The writer owns what it sent (with the decoder's defaults), not what the strategy adds.
+        let mut managed = None;
+        let errors = if tracking == Tracking::Update {
+            let w = super::create::writer(req, target == Target::Status);
+            let schema = schema_of(req);
+            let old = &old;
+            strategy.update(
+                &mut new,
+                old,
+                Some(&mut |sent: &Value| {
+                    managed = Some(crate::fieldmanager::managed_fields_of_update(
+                        Some(old),
+                        sent,
+                        &w,
+                        schema,
+                    ));
+                }),
+            )
+        } else {
+            strategy.update(&mut new, &old, None)
+        };
+        if let Some(fields) = managed {
+            crate::fieldmanager::store_managed_fields(&mut new, fields);
+        }
         object::drop_empty_meta_collections(&mut new);
         if !errors.is_empty() {
             return Err(ApiError::invalid(
@@ -285,10 +308,6 @@ pub async fn guaranteed_update(
         // Status writes never move the generation (they may carry Deployment annotations).
         if !matches!(target, Target::Status) {
             bump_generation(&mut new, &old, strategy.generation());
-        }
-        if tracking == Tracking::Update {
-            let writer = super::create::writer(req, target == Target::Status);
-            crate::fieldmanager::record_update(Some(&old), &mut new, &writer, schema_of(req));
         }
         if object::same_content(&new, &old) {
             return Ok(old);

@@ -1,11 +1,13 @@
 //! PATCH documents: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and Kubernetes'
 //! strategic merge patch, applied to the current object to produce the new one.
 
+mod go_fmt;
 mod merge;
+mod shape;
 mod strategic;
 
 pub use merge::merge_patch;
-pub use strategic::strategic_merge_patch;
+pub use strategic::{SmpError, strategic_merge_patch};
 
 use rkube_machinery::{ApiError, StatusReason};
 use serde_json::Value;
@@ -71,13 +73,36 @@ pub fn apply(
         PatchKind::Strategic => {
             let (group, version, kind) = kind_of;
             let schema = rkube_registry::patch_meta::Node::of_kind(group, version, kind);
-            strategic_merge_patch(&doc, patch, schema).map_err(|e| {
-                ApiError::new(
-                    422,
-                    StatusReason::Invalid,
-                    format!("the server rejected our request due to an error in our request: {e}"),
-                )
-            })
+            let patched = strategic_merge_patch(&doc, patch, schema).map_err(smp_error)?;
+            // Upstream converts the patched map into the typed object next; a value of the
+            // wrong shape fails there, quoting the patch.
+            if let Some(problem) = schema.and_then(|s| shape::first_mismatch(&patched, s)) {
+                let mut errs = rkube_machinery::ErrorList::new();
+                errs.push(rkube_machinery::FieldError::invalid(
+                    rkube_machinery::FieldPath::new("patch"),
+                    go_fmt::go_value(patch),
+                    problem,
+                ));
+                return Err(ApiError::invalid("", "", "", &errs));
+            }
+            Ok(patched)
         }
+    }
+}
+
+/// Upstream's answer to a strategic merge patch that cannot be applied.
+fn smp_error(e: SmpError) -> ApiError {
+    match e {
+        SmpError::BadRequest(text) => ApiError::bad_request(text),
+        SmpError::Rejected => {
+            let mut err = ApiError::new(
+                422,
+                StatusReason::Invalid,
+                "the server rejected our request due to an error in our request",
+            );
+            err.details = Some(Box::default());
+            err
+        }
+        SmpError::Failed(text) => ApiError::new(500, StatusReason::Unknown, text),
     }
 }

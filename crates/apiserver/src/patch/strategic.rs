@@ -4,8 +4,22 @@
 //! three-way merge sends: `$patch: replace|delete` (on maps and list elements),
 //! `$retainKeys`, `$setElementOrder/<list>` and `$deleteFromPrimitiveList/<list>`.
 
+use super::go_fmt::{go_s, go_value};
 use rkube_registry::patch_meta::Node;
 use serde_json::{Map, Value};
+
+/// Why a strategic merge patch cannot be applied, classified as upstream answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmpError {
+    /// A malformed directive or document (upstream: 400 BadRequest with this text).
+    BadRequest(&'static str),
+    /// Lists of lists, or content outside `$retainKeys` (upstream: a bare 422).
+    Rejected,
+    /// Anything else (upstream passes the merge's error on as it is: a 500 with this text).
+    Failed(String),
+}
+
+type Result<T> = std::result::Result<T, SmpError>;
 
 const PATCH: &str = "$patch";
 const RETAIN_KEYS: &str = "$retainKeys";
@@ -18,11 +32,11 @@ pub fn strategic_merge_patch(
     original: &Value,
     patch: &Value,
     schema: Option<Node>,
-) -> Result<Value, String> {
+) -> Result<Value> {
     match (original, patch) {
         (Value::Object(o), Value::Object(p)) => Ok(Value::Object(merge_map(o.clone(), p, schema)?)),
         (_, Value::Object(p)) => Ok(Value::Object(merge_map(Map::new(), p, schema)?)),
-        _ => Err("invalid JSON document: a strategic merge patch must be an object".into()),
+        _ => Err(SmpError::BadRequest("invalid JSON document")),
     }
 }
 
@@ -31,22 +45,22 @@ fn merge_map(
     mut original: Map<String, Value>,
     patch: &Map<String, Value>,
     schema: Option<Node>,
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>> {
     let mut patch = patch.clone();
-    if let Some(directive) = patch.remove(PATCH) {
+    if let Some(directive) = patch.get(PATCH).cloned() {
         return match directive.as_str() {
-            Some("replace") => Ok(patch),
+            Some("replace") => {
+                patch.remove(PATCH);
+                Ok(patch)
+            }
             Some("delete") => Ok(Map::new()),
-            _ => Err(format!(
-                "invalid patch type {directive} in {}",
-                Value::Object(patch)
-            )),
+            _ => Err(bad_patch_type(&directive, &Value::Object(patch))),
         };
     }
     if let Some(retain) = patch.remove(RETAIN_KEYS) {
         let keep: Vec<&str> = retain
             .as_array()
-            .ok_or("$retainKeys must be a list of field names")?
+            .ok_or(SmpError::BadRequest("invalid patch format of retainKeys"))?
             .iter()
             .filter_map(Value::as_str)
             .collect();
@@ -56,9 +70,7 @@ fn merge_map(
                 && !k.starts_with(SET_ORDER)
                 && !keep.contains(&k.as_str())
             {
-                return Err(format!(
-                    "doesn't satisfy the retainKeys directive: {k} is not in $retainKeys"
-                ));
+                return Err(SmpError::Rejected);
             }
         }
         original.retain(|k, _| keep.contains(&k.as_str()));
@@ -126,7 +138,7 @@ fn merge_map(
 
 /// A value for a field the original lacks: the patch, with its directives and nulls resolved
 /// against nothing.
-fn fresh(patch: &Value, schema: Option<Node>) -> Result<Value, String> {
+fn fresh(patch: &Value, schema: Option<Node>) -> Result<Value> {
     match patch {
         Value::Object(p) => Ok(Value::Object(merge_map(Map::new(), p, schema)?)),
         Value::Array(_) => merge_list_field(Value::Array(Vec::new()), patch, schema),
@@ -149,7 +161,7 @@ fn strip_directives(v: &Value) -> Value {
 }
 
 /// Merge a list field: element by element when its strategy is `merge`, else replaced.
-fn merge_list_field(current: Value, patch: &Value, schema: Option<Node>) -> Result<Value, String> {
+fn merge_list_field(current: Value, patch: &Value, schema: Option<Node>) -> Result<Value> {
     let meta = schema.map(|s| s.patch_meta()).unwrap_or_default();
     let (Value::Array(current), Value::Array(patch)) = (current, patch) else {
         return Ok(strip_directives(patch));
@@ -174,7 +186,8 @@ fn merge_list(
     patch: &[Value],
     merge_key: Option<&str>,
     element: Option<Node>,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Value>> {
+    check_element_types(&current, patch)?;
     if patch.iter().all(|e| !e.is_object()) && current.iter().all(|e| !e.is_object()) {
         for v in patch {
             if !current.contains(v) {
@@ -183,7 +196,8 @@ fn merge_list(
         }
         return Ok(current);
     }
-    let key = merge_key.ok_or("cannot merge lists without merge key")?;
+    let key =
+        merge_key.ok_or_else(|| SmpError::Failed("cannot merge lists without merge key".into()))?;
     let same = |a: &Value, b: &Value| a.get(key).is_some() && a.get(key) == b.get(key);
     // `$patch: replace` as an element: the list is the patch's other elements.
     if patch.iter().any(|e| e[PATCH] == "replace") {
@@ -195,15 +209,26 @@ fn merge_list(
     }
     for p in patch {
         let Some(pm) = p.as_object() else {
-            return Err(format!("expected a map in a list merged by {key}, got {p}"));
+            continue;
         };
-        match pm.get(PATCH).and_then(Value::as_str) {
-            Some("delete") => {
+        match pm.get(PATCH) {
+            Some(d) if d == "delete" => {
+                if pm.get(key).is_none() {
+                    return Err(no_merge_key(p, key));
+                }
                 current.retain(|c| !same(c, p));
                 continue;
             }
-            Some("merge") | None => {}
-            Some(other) => return Err(format!("unknown patch type: {other} in {p}")),
+            Some(d) if d == "merge" => {
+                return Err(SmpError::Failed(
+                    "merging lists cannot yet be specified in the patch".into(),
+                ));
+            }
+            Some(other) => return Err(bad_patch_type(other, p)),
+            None => {}
+        }
+        if pm.get(key).is_none() {
+            return Err(no_merge_key(p, key));
         }
         let mut pm = pm.clone();
         pm.remove(PATCH);
@@ -216,6 +241,45 @@ fn merge_list(
         }
     }
     Ok(current)
+}
+
+/// Upstream's error for a `$patch` directive it does not know.
+fn bad_patch_type(directive: &Value, map: &Value) -> SmpError {
+    SmpError::Failed(format!(
+        "unknown patch type: {} in map: {}",
+        go_s(directive),
+        go_value(map)
+    ))
+}
+
+/// Upstream's error for an element of a merged list without its merge key.
+fn no_merge_key(element: &Value, key: &str) -> SmpError {
+    SmpError::Failed(format!(
+        "map: {} does not contain declared merge key: {key}",
+        go_value(element)
+    ))
+}
+
+/// Upstream's check that a merged list's elements (original and patch) are all of one type,
+/// and not lists.
+fn check_element_types(current: &[Value], patch: &[Value]) -> Result<()> {
+    let kind = |v: &Value| std::mem::discriminant(v);
+    let mut first: Option<&Value> = None;
+    for v in current.iter().chain(patch) {
+        match first {
+            None if v.is_array() => return Err(SmpError::Rejected),
+            None => first = Some(v),
+            Some(f) if kind(f) != kind(v) || (f.is_number() && f.is_i64() != v.is_i64()) => {
+                return Err(SmpError::Failed(format!(
+                    "list element types are not identical: [{} {}]",
+                    go_value(&Value::Array(current.to_vec())),
+                    go_value(&Value::Array(patch.to_vec()))
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// `$deleteFromPrimitiveList`: drop the listed values.

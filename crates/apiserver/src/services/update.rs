@@ -1,8 +1,10 @@
 //! What a Service update allocates or gives back, as upstream's Service REST does when the type
 //! changes: a Service that becomes NodePort or LoadBalancer gets node ports for the ports that
-//! have none; one that goes back to ClusterIP drops the node ports the client left unchanged.
+//! have none; one that goes back to ClusterIP drops the node ports the client left unchanged; an
+//! ExternalName Service that gets another type gets a cluster IP, and one that becomes
+//! ExternalName gives its cluster IP back (other Services' addresses are what the cache holds).
 
-use super::{free_node_port, invalid, used};
+use super::{free_node_port, invalid, set_cluster_ip, used};
 use crate::handler::{Api, ApiRequest};
 use crate::object;
 use rkube_machinery::{ApiError, FieldPath};
@@ -92,6 +94,10 @@ pub fn allocate_on_update(
     old: &Value,
 ) -> Result<(), ApiError> {
     drop_type_dependent_fields(new, old);
+    let (used_ips, used_ports) = used(api);
+    if is_type(old, "ExternalName") && !is_type(new, "ExternalName") {
+        set_cluster_ip(&api.services, req, new, &used_ips)?;
+    }
     if !needs_node_ports(new) {
         return Ok(());
     }
@@ -100,7 +106,6 @@ pub fn allocate_on_update(
         .flatten()
         .map(|n| n as u16)
         .collect();
-    let (_, used_ports) = used(api);
     // Ports of other Services are taken; this Service's own may be kept.
     let mut taken: HashSet<u16> = used_ports.difference(&own).copied().collect();
     let name = object::name(new).to_string();

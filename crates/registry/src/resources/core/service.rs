@@ -34,6 +34,7 @@ impl TypedStrategy for ServiceStrategy {
     }
 
     fn prepare_for_create(&self, svc: &mut Service) {
+        init_ip_families(svc.spec.get_or_insert_default(), None);
         svc.status = Some(ServiceStatus {
             load_balancer: Some(LoadBalancerStatus::default()),
             ..Default::default()
@@ -43,6 +44,7 @@ impl TypedStrategy for ServiceStrategy {
     fn prepare_for_update(&self, new: &mut Service, old: &Service) {
         if let (Some(n), Some(o)) = (new.spec.as_mut(), old.spec.as_ref()) {
             patch_allocated_values(n, o);
+            init_ip_families(n, Some(o));
         }
     }
 
@@ -95,7 +97,8 @@ fn set_if_empty(slot: &mut Option<String>, value: &str) {
     }
 }
 
-/// Upstream's service defaults plus the REST layer's IP-family defaults.
+/// Upstream's service defaults (`SetDefaults_Service`). IP families are the REST layer's
+/// business ([`init_ip_families`]), after the field manager has recorded the request.
 pub fn default_spec(spec: &mut ServiceSpec) {
     set_if_empty(&mut spec.session_affinity, "None");
     set_if_empty(&mut spec.type_, "ClusterIP");
@@ -120,9 +123,24 @@ pub fn default_spec(spec: &mut ServiceSpec) {
         spec.allocate_load_balancer_node_ports = Some(true);
     }
     normalize_cluster_ips(spec);
-    if ty != "ExternalName" {
-        default_ip_families(spec);
+}
+
+/// What upstream's Service REST does with IP families on create and update: a Service with a
+/// cluster IP keeps the families and policy it had (unless the client set them) and otherwise
+/// gets the cluster's defaults; an ExternalName Service has none of them.
+fn init_ip_families(spec: &mut ServiceSpec, old: Option<&ServiceSpec>) {
+    if type_of(spec) == "ExternalName" {
+        return;
     }
+    if let Some(old) = old.filter(|o| type_of(o) != "ExternalName") {
+        if spec.ip_family_policy.is_none() {
+            spec.ip_family_policy.clone_from(&old.ip_family_policy);
+        }
+        if spec.ip_families.as_ref().is_none_or(Vec::is_empty) {
+            spec.ip_families.clone_from(&old.ip_families);
+        }
+    }
+    default_ip_families(spec);
 }
 
 fn default_port(port: &mut ServicePort) {

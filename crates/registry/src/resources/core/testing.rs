@@ -13,7 +13,7 @@ pub fn create(plural: &str, mut object: Value) -> (Value, ErrorList) {
         object["metadata"]["namespace"] = Value::from("default");
     }
     let mut decoded = strategy.decode(object).expect("decodes").object;
-    let errs = strategy.create(&mut decoded);
+    let errs = strategy.create(&mut decoded, None);
     (decoded, errs)
 }
 
@@ -41,7 +41,7 @@ pub fn update_error(plural: &str, old: Value, new: Value) -> String {
     if info.namespaced {
         new["metadata"]["namespace"] = Value::from("default");
     }
-    let errs = strategy.update(&mut new, &stored);
+    let errs = strategy.update(&mut new, &stored, None);
     if errs.is_empty() {
         String::new()
     } else {
