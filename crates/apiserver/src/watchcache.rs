@@ -36,6 +36,8 @@ pub struct CachedObject {
     /// Field-selector values beyond name and namespace.
     pub fields: Vec<(&'static str, String)>,
     pub revision: Revision,
+    /// `metadata.deletionTimestamp` is set: the object is being deleted.
+    pub deleting: bool,
     /// The object as JSON, with its resourceVersion.
     pub json: Bytes,
 }
@@ -51,6 +53,7 @@ impl CachedObject {
             labels: crate::object::labels(&obj),
             fields,
             revision,
+            deleting: crate::object::deletion_timestamp(&obj).is_some(),
             json: Bytes::from(serde_json::to_vec(&obj).expect("JSON values always serialize")),
         }
     }

@@ -76,6 +76,15 @@ impl Node {
         }
     }
 
+    /// A key naming this place in the schema (the addresses of its schema and resolved schema,
+    /// which live as long as the process), for caches of facts worked out from the schema.
+    pub fn identity(&self) -> (usize, usize) {
+        (
+            self.schema as *const Value as usize,
+            self.resolved as *const Value as usize,
+        )
+    }
+
     /// The top-level type of a kind (`apps`, `v1`, `Deployment`).
     pub fn of_kind(group: &str, version: &str, kind: &str) -> Option<Node> {
         Node::of_definition(definitions().name_of_kind(group, version, kind)?)

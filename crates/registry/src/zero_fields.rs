@@ -10,6 +10,8 @@
 
 use crate::patch_meta::Node;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// Fields that Go's encoding writes although the schema calls them optional: struct-typed
 /// (not pointer) fields tagged `omitempty`, and optional fields declared without `omitempty`,
@@ -51,10 +53,69 @@ fn always_written(parent: &Node, name: &str, child: &Node) -> bool {
         || def.is_some_and(|d| ALWAYS_WRITTEN.contains(&(d, name)))
 }
 
+/// One field of a struct type, with what [`zero_value`] and [`fill`] need to know of it.
+struct FieldInfo {
+    name: &'static str,
+    node: Node,
+    /// Go writes it even when empty ([`always_written`]).
+    always: bool,
+    /// Part of the zero value: required or always written.
+    in_zero: bool,
+}
+
+/// What this module knows of one struct type, worked out once per schema node: walking the
+/// schema for every object written was a sizeable share of a create's CPU time.
+struct StructInfo {
+    fields: Vec<FieldInfo>,
+}
+
+/// The struct facts of `node`, or `None` if it is not a struct with declared fields.
+fn struct_info(node: &Node) -> Option<Arc<StructInfo>> {
+    static CACHE: OnceLock<RwLock<HashMap<(usize, usize), Option<Arc<StructInfo>>>>> =
+        OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = node.identity();
+    if let Some(found) = cache.read().expect("zero-field cache").get(&key) {
+        return found.clone();
+    }
+    let info = is_struct(node).then(|| {
+        let fields: Vec<FieldInfo> = node
+            .field_names()
+            .filter_map(|name| {
+                let child = node.field(name)?;
+                let always = always_written(node, name, &child);
+                Some(FieldInfo {
+                    name,
+                    node: child,
+                    always,
+                    in_zero: always || node.is_required(name),
+                })
+            })
+            .collect();
+        Arc::new(StructInfo { fields })
+    });
+    cache
+        .write()
+        .expect("zero-field cache")
+        .insert(key, info.clone());
+    info
+}
+
 /// The JSON form of the Go zero value of a type: structs with the fields Go always writes,
 /// `null` for slices, maps, pointers and times, and `0`, `""` or `false` for scalars.
 pub fn zero_value(node: Node) -> Value {
-    zero_at(node, 0)
+    static CACHE: OnceLock<RwLock<HashMap<(usize, usize), Value>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = node.identity();
+    if let Some(v) = cache.read().expect("zero-value cache").get(&key) {
+        return v.clone();
+    }
+    let v = zero_at(node, 0);
+    cache
+        .write()
+        .expect("zero-value cache")
+        .insert(key, v.clone());
+    v
 }
 
 fn zero_at(node: Node, depth: usize) -> Value {
@@ -62,18 +123,16 @@ fn zero_at(node: Node, depth: usize) -> Value {
         return Value::Null;
     }
     match node.type_name() {
-        Some("object") if is_struct(&node) && depth < MAX_DEPTH => {
-            let mut m = Map::new();
-            for name in node.field_names() {
-                let Some(child) = node.field(name) else {
-                    continue;
-                };
-                if node.is_required(name) || always_written(&node, name, &child) {
-                    m.insert(name.to_string(), zero_at(child, depth + 1));
+        Some("object") if depth < MAX_DEPTH => match struct_info(&node) {
+            Some(info) => {
+                let mut m = Map::new();
+                for f in info.fields.iter().filter(|f| f.in_zero) {
+                    m.insert(f.name.to_string(), zero_at(f.node, depth + 1));
                 }
+                Value::Object(m)
             }
-            Value::Object(m)
-        }
+            None => Value::Null,
+        },
         Some("string") => Value::String(String::new()),
         Some("integer") | Some("number") => Value::from(0),
         Some("boolean") => Value::Bool(false),
@@ -93,26 +152,25 @@ fn fill_at(object: &mut Value, node: Node, depth: usize) {
         return;
     }
     match object {
-        Value::Object(m) if is_struct(&node) => {
-            for name in node.field_names() {
-                let Some(child) = node.field(name) else {
-                    continue;
-                };
-                if !m.contains_key(name) && always_written(&node, name, &child) {
-                    m.insert(name.to_string(), zero_at(child, depth + 1));
-                }
-                if let Some(v) = m.get_mut(name) {
-                    fill_at(v, child, depth + 1);
-                }
-            }
-        }
-        Value::Object(m) => {
-            if let Some(values) = node.elements() {
-                for v in m.values_mut() {
-                    fill_at(v, values, depth + 1);
+        Value::Object(m) => match struct_info(&node) {
+            Some(info) => {
+                for f in &info.fields {
+                    if f.always && !m.contains_key(f.name) {
+                        m.insert(f.name.to_string(), zero_value(f.node));
+                    }
+                    if let Some(v) = m.get_mut(f.name) {
+                        fill_at(v, f.node, depth + 1);
+                    }
                 }
             }
-        }
+            None => {
+                if let Some(values) = node.elements() {
+                    for v in m.values_mut() {
+                        fill_at(v, values, depth + 1);
+                    }
+                }
+            }
+        },
         Value::Array(items) => {
             if let Some(element) = node.elements() {
                 for v in items {

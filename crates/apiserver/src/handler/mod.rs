@@ -150,10 +150,7 @@ impl Api {
         let key = namespaces.storage_key(None, ns);
         let cached = self.caches.get(namespaces).and_then(|c| c.get(&key));
         let terminating = match cached {
-            Some(c) => {
-                let obj: serde_json::Value = serde_json::from_slice(&c.json).map_err(ApiError::internal)?;
-                crate::object::deletion_timestamp(&obj).is_some()
-            }
+            Some(c) => c.deleting,
             None => match self.store.get(&key, namespaces, ns).await? {
                 None => return Err(ApiError::not_found(&ns_gr, ns)),
                 Some(s) => crate::object::deletion_timestamp(&s.object).is_some(),
