@@ -838,6 +838,33 @@ fn daemonsets_run_one_pod_per_eligible_node() {
                         && n.len() == "logreader-".len() + 5),
                 "{names:?}"
             );
+
+            // A surge update (maxSurge 1, maxUnavailable 0): a new pod starts beside the old
+            // one on each node in turn, and the rollout completes with one pod per node.
+            c.ok(&[
+                "patch", "ds", "logreader", "-n", "logreader", "-p",
+                r#"{"spec":{"updateStrategy":{"rollingUpdate":{"maxSurge":1,"maxUnavailable":0}}}}"#,
+            ]);
+            c.ok(&[
+                "set",
+                "image",
+                "-n",
+                "logreader",
+                "ds/logreader",
+                "logreadercontainer=ubuntu:24.04",
+            ]);
+            c.ok(&[
+                "rollout",
+                "status",
+                "-n",
+                "logreader",
+                "ds/logreader",
+                "--timeout=90s",
+            ]);
+            c.eventually("only ubuntu:24.04 daemons", || {
+                (c.live_images("logreader", "ds=logreaderpod") == vec!["ubuntu:24.04"; 3])
+                    .then_some(())
+            });
         }),
         // ch12 privileged admin DaemonSet: allowed where Pod Security is not enforced.
         Box::new(|| {
