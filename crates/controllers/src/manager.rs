@@ -9,7 +9,7 @@ use crate::runtime::Informer;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Namespace, Node, Pod, ReplicationController, ServiceAccount,
+    ConfigMap, Namespace, Node, PersistentVolumeClaim, Pod, ReplicationController, ServiceAccount,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::runtime::watcher;
@@ -44,6 +44,8 @@ pub struct Informers {
     pub jobs: Arc<Informer<Job>>,
     pub cron_jobs: Arc<Informer<CronJob>>,
     pub disruption_budgets: Arc<Informer<PodDisruptionBudget>>,
+    /// Claims, for the StatefulSet controller's claim templates and retention policy.
+    pub persistent_volume_claims: Arc<Informer<PersistentVolumeClaim>>,
 }
 
 impl Informers {
@@ -65,7 +67,8 @@ impl Informers {
             daemon_sets: Informer::start(Api::all(c.clone())),
             jobs: Informer::start(Api::all(c.clone())),
             cron_jobs: Informer::start(Api::all(c.clone())),
-            disruption_budgets: Informer::start(Api::all(c)),
+            disruption_budgets: Informer::start(Api::all(c.clone())),
+            persistent_volume_claims: Informer::start(Api::all(c)),
         }
     }
 
@@ -83,6 +86,7 @@ impl Informers {
         self.jobs.synced().await;
         self.cron_jobs.synced().await;
         self.disruption_budgets.synced().await;
+        self.persistent_volume_claims.synced().await;
     }
 }
 

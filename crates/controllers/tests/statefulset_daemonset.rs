@@ -197,3 +197,107 @@ async fn a_daemonset_runs_one_pod_per_node_it_tolerates() {
     })
     .await;
 }
+
+/// The owners of a claim, as (kind, name, controller).
+async fn claim_owners(pvcs: &Api<PersistentVolumeClaim>, name: &str) -> Option<Vec<String>> {
+    let c = pvcs.get_opt(name).await.unwrap()?;
+    if c.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    Some(
+        c.owner_references()
+            .iter()
+            .map(|r| format!("{}/{} {:?}", r.kind, r.name, r.controller))
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn claim_retention_policy_deletes_claims_with_the_set_or_the_scaled_down_pod() {
+    let c = Cluster::start().await;
+    let sets: Api<StatefulSet> = c.api();
+    let pods: Api<Pod> = c.api();
+    let pvcs: Api<PersistentVolumeClaim> = c.api();
+    let sts = |name: &str, when_deleted: &str, when_scaled: &str| -> StatefulSet {
+        serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"serviceName": name, "replicas": 2, "podManagementPolicy": "Parallel",
+                     "selector": {"matchLabels": {"app": name}},
+                     "persistentVolumeClaimRetentionPolicy": {"whenDeleted": when_deleted, "whenScaled": when_scaled},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": "redis"}]}},
+                     "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}
+        }))
+        .unwrap()
+    };
+    // Delete on scale-down, Retain on deletion: no owner while in range; the condemned pod owns
+    // its claim, which goes with it.
+    sets.create(&PostParams::default(), &sts("scaled", "Retain", "Delete"))
+        .await
+        .unwrap();
+    // Delete on both: the set owns the claims; deleting the set deletes them.
+    sets.create(&PostParams::default(), &sts("gone", "Delete", "Delete"))
+        .await
+        .unwrap();
+    for name in ["scaled-0", "scaled-1", "gone-0", "gone-1"] {
+        eventually(10, name, || async {
+            match pods.get_opt(name).await.unwrap() {
+                Some(_) => Ok(()),
+                None => Err("missing".to_string()),
+            }
+        })
+        .await;
+        make_ready(&pods, name).await;
+    }
+    assert_eq!(claim_owners(&pvcs, "data-scaled-1").await, Some(vec![]));
+    let set_uid = sets.get("gone").await.unwrap().uid().unwrap();
+    let gone = pvcs.get("data-gone-0").await.unwrap();
+    let r = &gone.owner_references()[0];
+    assert_eq!(
+        (
+            r.kind.as_str(),
+            r.name.as_str(),
+            r.uid.as_str(),
+            r.controller,
+            r.block_owner_deletion
+        ),
+        (
+            "StatefulSet",
+            "gone",
+            set_uid.as_str(),
+            Some(true),
+            Some(true)
+        )
+    );
+
+    sets.patch(
+        "scaled",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 1}})),
+    )
+    .await
+    .unwrap();
+    eventually(20, "data-scaled-1 deleted with scaled-1", || async {
+        match claim_owners(&pvcs, "data-scaled-1").await {
+            None => Ok(()),
+            Some(o) => Err(format!("{o:?}")),
+        }
+    })
+    .await;
+    assert_eq!(claim_owners(&pvcs, "data-scaled-0").await, Some(vec![]));
+
+    sets.delete("gone", &Default::default()).await.unwrap();
+    eventually(20, "the claims of gone deleted", || async {
+        let left = (
+            claim_owners(&pvcs, "data-gone-0").await,
+            claim_owners(&pvcs, "data-gone-1").await,
+        );
+        if left == (None, None) {
+            Ok(())
+        } else {
+            Err(format!("{left:?}"))
+        }
+    })
+    .await;
+    assert!(pvcs.get_opt("data-scaled-0").await.unwrap().is_some());
+}

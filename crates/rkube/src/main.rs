@@ -1,6 +1,7 @@
 //! `rkube`: Kubernetes in one binary. This file only parses the command line and hands over to
 //! the component crates.
 
+mod controller_manager;
 mod scheduler;
 mod server;
 mod sim_nodes;
@@ -26,6 +27,8 @@ enum Command {
     SimNodes(sim_nodes::SimNodesArgs),
     /// Run the scheduler alone against a cluster.
     Scheduler(scheduler::SchedulerArgs),
+    /// Run the controllers alone against a cluster, with leader election.
+    ControllerManager(controller_manager::ControllerManagerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,5 +47,6 @@ fn main() -> anyhow::Result<()> {
         Command::Server(args) => runtime.block_on(server::run(args)),
         Command::SimNodes(args) => runtime.block_on(sim_nodes::run(args)),
         Command::Scheduler(args) => runtime.block_on(scheduler::run(args)),
+        Command::ControllerManager(args) => runtime.block_on(controller_manager::run(args)),
     }
 }

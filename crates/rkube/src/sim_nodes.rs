@@ -90,7 +90,8 @@ pub async fn run(args: SimNodesArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn terminate() {
+/// Resolves when SIGTERM arrives.
+pub async fn terminate() {
     if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         s.recv().await;
     }

@@ -3,7 +3,9 @@
 //! volumeClaimTemplates that outlive the pods, OrderedReady (one at a time, each after its
 //! predecessor is Ready; scale down from the highest ordinal) or Parallel management,
 //! RollingUpdate with partition (highest ordinal first) or OnDelete, ControllerRevisions and
-//! status.
+//! status. [`claims`] makes the claims and keeps their owners as the retention policy says.
+
+pub mod claims;
 
 use super::revisions::{self, REVISION_LABEL};
 use crate::events::ComponentRecorder;
@@ -12,8 +14,7 @@ use crate::ownership::{controller_of, controller_ref, selector_matches};
 use crate::pods;
 use crate::runtime::{Key, WorkQueue, informer::forward};
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
@@ -134,6 +135,13 @@ impl Controller {
                         break;
                     }
                 }
+            }
+        }
+        // Claim owners follow the retention policy; condemned pods take over their claims
+        // before they are deleted, so the claims go with them when whenScaled is Delete.
+        for (o, p) in &by_ordinal {
+            if p.metadata.deletion_timestamp.is_none() {
+                claims::update_owners(&self.ctx, &set, p, *o >= replicas).await?;
             }
         }
         // Scale down from the highest ordinal, one at a time unless Parallel.
@@ -270,45 +278,29 @@ impl Controller {
             }
         }
         // Claims from the templates, created first and kept when the pod goes.
-        for claim in spec.volume_claim_templates.iter().flatten() {
-            let claim_name = format!("{}-{name}", claim.name_any());
-            let pvc_api: Api<PersistentVolumeClaim> = Api::namespaced(
-                self.ctx.client.clone(),
-                &set.namespace().unwrap_or_default(),
-            );
-            if pvc_api.get_opt(&claim_name).await?.is_none() {
-                let mut labels = spec.selector.match_labels.clone().unwrap_or_default();
-                labels.extend(claim.labels().clone());
-                let pvc = PersistentVolumeClaim {
-                    metadata: ObjectMeta {
-                        name: Some(claim_name.clone()),
-                        labels: Some(labels),
-                        annotations: claim.metadata.annotations.clone(),
-                        ..Default::default()
-                    },
-                    spec: claim.spec.clone(),
-                    status: None,
-                };
-                match pvc_api.create(&PostParams::default(), &pvc).await {
-                    Ok(_) => self.events.normal(
-                        set,
-                        "SuccessfulCreate",
-                        format!(
-                            "create Claim {claim_name} Pod {name} in StatefulSet {} success",
-                            set.name_any()
-                        ),
+        let ns = set.namespace().unwrap_or_default();
+        for template in spec.volume_claim_templates.iter().flatten() {
+            let claim = claims::new_claim(template, set, &name);
+            let claim_name = claim.name_any();
+            match claims::create_if_missing(&self.ctx, &ns, &claim).await {
+                Ok(true) => self.events.normal(
+                    set,
+                    "SuccessfulCreate",
+                    format!(
+                        "create Claim {claim_name} Pod {name} in StatefulSet {} success",
+                        set.name_any()
                     ),
-                    Err(kube::Error::Api(s)) if s.code == 409 => {}
-                    Err(e) => {
-                        self.events.warning(set, "FailedCreate", format!("create Claim {claim_name} for Pod {name} in StatefulSet {} failed error: {}", set.name_any(), crate::error_message(&e)));
-                        return Err(e.into());
-                    }
+                ),
+                Ok(false) => {}
+                Err(e) => {
+                    self.events.warning(set, "FailedCreate", format!("create Claim {claim_name} for Pod {name} in StatefulSet {} failed error: {}", set.name_any(), crate::error_message(&e)));
+                    return Err(e.into());
                 }
             }
             if let Some(ps) = pod.spec.as_mut() {
                 let vols = ps.volumes.get_or_insert_with(Vec::new);
-                vols.retain(|v| v.name != claim.name_any());
-                vols.push(serde_json::from_value(json!({"name": claim.name_any(), "persistentVolumeClaim": {"claimName": claim_name}}))?);
+                vols.retain(|v| v.name != template.name_any());
+                vols.push(serde_json::from_value(json!({"name": template.name_any(), "persistentVolumeClaim": {"claimName": claim_name}}))?);
             }
         }
         match api.create(&PostParams::default(), &pod).await {

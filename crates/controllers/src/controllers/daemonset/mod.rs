@@ -1,7 +1,9 @@
 //! The DaemonSet controller: one pod per eligible node (nodeSelector, required node affinity,
 //! taints the pod tolerates, counting the DaemonSet's automatic tolerations), pinned to its node
 //! through a `metadata.name` node-affinity term so the scheduler places it; RollingUpdate
-//! (maxUnavailable) or OnDelete; ControllerRevisions; status.
+//! (maxUnavailable, or maxSurge: see [`update`]) or OnDelete; ControllerRevisions; status.
+
+pub mod update;
 
 use super::revisions::{self, REVISION_LABEL};
 use crate::events::ComponentRecorder;
@@ -11,7 +13,6 @@ use crate::pods;
 use crate::runtime::{Change, Key, WorkQueue, informer::forward};
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
 use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, Pod, Toleration};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
@@ -223,71 +224,95 @@ impl Controller {
                 by_node.entry(n).or_default().push(p.clone());
             }
         }
+        let strategy = spec.update_strategy.clone().unwrap_or_default();
+        let rolling = strategy.type_.as_deref() != Some("OnDelete");
+        let max_surge = if rolling {
+            update::scaled(
+                strategy
+                    .rolling_update
+                    .as_ref()
+                    .and_then(|r| r.max_surge.as_ref()),
+                wanted.len(),
+                0,
+            )
+        } else {
+            0
+        };
         let mut misscheduled = 0;
-        for (node, ps) in &by_node {
+        for (node, ps) in by_node.iter_mut() {
             let keep = wanted.iter().any(|n| &n.name_any() == node);
-            let mut ps: Vec<&Arc<Pod>> = ps.iter().collect();
             ps.sort_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
-            for (i, p) in ps.iter().enumerate() {
+            // One daemon per node; while surging, one old and one new.
+            let mut kept: Vec<Arc<Pod>> = Vec::new();
+            for p in ps.iter() {
                 let failed = pods::phase(p) == "Failed";
-                if !keep || i > 0 || failed {
-                    if !keep {
-                        misscheduled += 1;
-                    }
-                    self.delete_pod(&ds, p, &pod_api).await?;
+                let is_new = p.labels().get(REVISION_LABEL) == Some(&hash);
+                let room = kept.is_empty()
+                    || (max_surge > 0
+                        && kept.len() == 1
+                        && (kept[0].labels().get(REVISION_LABEL) == Some(&hash)) != is_new);
+                if keep && !failed && room {
+                    kept.push(p.clone());
+                    continue;
                 }
+                if !keep {
+                    misscheduled += 1;
+                }
+                self.delete_pod(&ds, p, &pod_api).await?;
             }
+            *ps = kept;
         }
         for n in &wanted {
-            if !by_node.contains_key(&n.name_any()) {
+            if by_node.get(&n.name_any()).is_none_or(|v| v.is_empty()) {
                 self.create_pod(&ds, &n.name_any(), &hash, &pod_api).await?;
             }
         }
-        // Rolling update within maxUnavailable.
-        let strategy = spec.update_strategy.clone().unwrap_or_default();
-        let daemons: Vec<&Arc<Pod>> = wanted
-            .iter()
-            .filter_map(|n| by_node.get(&n.name_any()).and_then(|v| v.first()))
-            .collect();
-        let unavailable = wanted.len()
-            - daemons
+        let available = |p: &Pod| pods::availability(p, min_ready, now).0;
+        if rolling {
+            let nodes: Vec<update::NodePods> = wanted
                 .iter()
-                .filter(|p| pods::availability(p, min_ready, now).0)
-                .count();
-        if strategy.type_.as_deref() != Some("OnDelete") {
-            let max = match strategy
-                .rolling_update
-                .as_ref()
-                .and_then(|r| r.max_unavailable.as_ref())
-            {
-                Some(IntOrString::Int(i)) => *i as usize,
-                Some(IntOrString::String(s)) => {
-                    let pct: usize = s.trim_end_matches('%').parse().unwrap_or(0);
-                    (pct * wanted.len()).div_ceil(100).max(1)
-                }
-                None => 1,
-            };
-            let budget = max.saturating_sub(unavailable);
-            let old: Vec<&&Arc<Pod>> = daemons
-                .iter()
-                .filter(|p| p.labels().get(REVISION_LABEL) != Some(&hash))
+                .filter_map(|n| {
+                    let pods = by_node.get(&n.name_any())?.clone();
+                    (!pods.is_empty()).then(|| update::NodePods {
+                        node: n.name_any(),
+                        pods,
+                    })
+                })
                 .collect();
-            // Old pods that are not available go first: they cost nothing.
-            let (down, up): (Vec<&&Arc<Pod>>, Vec<&&Arc<Pod>>) = old
-                .into_iter()
-                .partition(|p| !pods::availability(p, min_ready, now).0);
-            for p in down {
-                self.delete_pod(&ds, p, &pod_api).await?;
+            let max_unavailable = update::scaled(
+                strategy
+                    .rolling_update
+                    .as_ref()
+                    .and_then(|r| r.max_unavailable.as_ref()),
+                wanted.len(),
+                1,
+            );
+            let plan = update::plan(&nodes, &hash, max_surge, max_unavailable, available);
+            for name in &plan.delete {
+                if let Some(p) = nodes
+                    .iter()
+                    .flat_map(|n| &n.pods)
+                    .find(|p| &p.name_any() == name)
+                {
+                    self.delete_pod(&ds, p, &pod_api).await?;
+                }
             }
-            for p in up.into_iter().take(budget) {
-                self.delete_pod(&ds, p, &pod_api).await?;
+            for node in &plan.create_on {
+                self.create_pod(&ds, node, &hash, &pod_api).await?;
             }
         }
-        let ready = daemons.iter().filter(|p| pods::is_ready(p)).count();
-        let available = daemons
+        // Each node's daemon for the status: its updated pod if it has one.
+        let daemons: Vec<&Arc<Pod>> = wanted
             .iter()
-            .filter(|p| pods::availability(p, min_ready, now).0)
-            .count();
+            .filter_map(|n| {
+                let ps = by_node.get(&n.name_any())?;
+                ps.iter()
+                    .find(|p| p.labels().get(REVISION_LABEL) == Some(&hash))
+                    .or_else(|| ps.first())
+            })
+            .collect();
+        let ready = daemons.iter().filter(|p| pods::is_ready(p)).count();
+        let available = daemons.iter().filter(|p| available(p)).count();
         let updated = daemons
             .iter()
             .filter(|p| p.labels().get(REVISION_LABEL) == Some(&hash))
