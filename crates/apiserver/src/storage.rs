@@ -28,12 +28,12 @@ pub struct Stored {
     pub revision: Revision,
 }
 
-/// Encode an object for storage (without `resourceVersion`).
-pub fn encode(obj: &Value) -> Bytes {
-    let mut obj = obj.clone();
+/// Encode an object for storage: `resourceVersion` and `selfLink` are removed from it (the
+/// caller stamps the new revision afterwards), so no copy of the object is made.
+pub fn encode(obj: &mut Value) -> Bytes {
     if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("resourceVersion");
-        m.remove("selfLink");
+        m.shift_remove("resourceVersion");
+        m.shift_remove("selfLink");
     }
     Bytes::from(serde_json::to_vec(&obj).expect("JSON values always serialize"))
 }
@@ -147,7 +147,7 @@ impl ObjectStore {
         let mut stored = to_storage(obj, res)?;
         let rev = self
             .store
-            .create(key, encode(&stored), ttl)
+            .create(key, encode(&mut stored), ttl)
             .await
             .map_err(|e| api_error(e, &gr_of(res), name))?;
         set_resource_version(&mut stored, rev);
@@ -165,7 +165,7 @@ impl ObjectStore {
         name: &str,
     ) -> Result<Option<Value>, ApiError> {
         let mut stored = to_storage(obj, res)?;
-        match self.store.update(key, encode(&stored), expected, ttl).await {
+        match self.store.update(key, encode(&mut stored), expected, ttl).await {
             Ok(rev) => {
                 set_resource_version(&mut stored, rev);
                 Ok(Some(from_storage(stored, res)?))

@@ -79,6 +79,10 @@ pub trait Strategy: Send + Sync {
     /// (pods: `spec.nodeName`, `status.phase`, ...).
     fn selectable_fields(&self, object: &Value) -> Vec<(&'static str, String)>;
 
+    /// [`Strategy::selectable_fields`] of an object given as JSON (how the watch cache holds
+    /// it): resources without fields beyond name and namespace never parse it.
+    fn selectable_fields_of_json(&self, json: &[u8]) -> Vec<(&'static str, String)>;
+
     /// Whether `field` is a field selector this resource understands.
     fn supports_field(&self, field: &str) -> bool;
 }
@@ -247,6 +251,16 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
             return Vec::new();
         }
         match self.parse_typed(object) {
+            Ok(t) => self.rules.field_values(&t),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn selectable_fields_of_json(&self, json: &[u8]) -> Vec<(&'static str, String)> {
+        if S::FIELDS.is_empty() {
+            return Vec::new();
+        }
+        match serde_json::from_slice::<S::Object>(json) {
             Ok(t) => self.rules.field_values(&t),
             Err(_) => Vec::new(),
         }

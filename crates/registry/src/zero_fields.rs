@@ -69,10 +69,12 @@ struct StructInfo {
     fields: Vec<FieldInfo>,
 }
 
+/// Facts per schema node, by [`Node::identity`].
+type NodeCache<T> = RwLock<HashMap<(usize, usize), T>>;
+
 /// The struct facts of `node`, or `None` if it is not a struct with declared fields.
 fn struct_info(node: &Node) -> Option<Arc<StructInfo>> {
-    static CACHE: OnceLock<RwLock<HashMap<(usize, usize), Option<Arc<StructInfo>>>>> =
-        OnceLock::new();
+    static CACHE: OnceLock<NodeCache<Option<Arc<StructInfo>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let key = node.identity();
     if let Some(found) = cache.read().expect("zero-field cache").get(&key) {
@@ -104,7 +106,7 @@ fn struct_info(node: &Node) -> Option<Arc<StructInfo>> {
 /// The JSON form of the Go zero value of a type: structs with the fields Go always writes,
 /// `null` for slices, maps, pointers and times, and `0`, `""` or `false` for scalars.
 pub fn zero_value(node: Node) -> Value {
-    static CACHE: OnceLock<RwLock<HashMap<(usize, usize), Value>>> = OnceLock::new();
+    static CACHE: OnceLock<NodeCache<Value>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let key = node.identity();
     if let Some(v) = cache.read().expect("zero-value cache").get(&key) {

@@ -20,6 +20,8 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
+mod light;
+
 /// How many recent events each resource keeps for watches that resume from a revision.
 const EVENT_WINDOW: usize = 4096;
 /// How far a live watcher may fall behind before it is closed (it then resumes from its last
@@ -61,6 +63,33 @@ impl CachedObject {
     /// Build the cache form of an object read from the store (used by paged lists).
     pub fn from_store(key: &str, obj: Value, revision: Revision, strategy: &dyn Strategy) -> Self {
         Self::build(key, obj, revision, strategy)
+    }
+
+    /// The cache form of a stored value, as the store holds it (JSON without a
+    /// resourceVersion). Every write passes through here, so it avoids building a JSON tree:
+    /// it reads only the metadata it needs and writes the resourceVersion into the bytes.
+    /// Values it cannot read that way take the slow path; `None` if they are not JSON objects.
+    fn from_json(
+        key: &str,
+        json: &Bytes,
+        revision: Revision,
+        strategy: &dyn Strategy,
+    ) -> Option<Self> {
+        if let Some(fast) = light::read(json, revision) {
+            return Some(Self {
+                key: key.to_string(),
+                namespace: fast.namespace,
+                name: fast.name,
+                labels: fast.labels,
+                fields: strategy.selectable_fields_of_json(json),
+                revision,
+                deleting: fast.deleting,
+                json: fast.json,
+            });
+        }
+        let obj = serde_json::from_slice::<Value>(json).ok()?;
+        obj.is_object()
+            .then(|| Self::build(key, obj, revision, strategy))
     }
 
     /// The value of a field selector field.
@@ -212,19 +241,16 @@ pub struct WatchStart {
 
 impl ResourceCache {
     fn apply(&self, kind: EventKind, kv: &KeyValue, rev: Revision) {
+        let strategy = self.strategy.as_ref();
+        // Decoded before taking the lock, so readers wait only for the map update.
+        let decoded = CachedObject::from_json(&kv.key, &kv.value, rev, strategy).map(Arc::new);
         let mut inner = self.inner.write().expect("cache lock");
         let event = match kind {
             EventKind::Create | EventKind::Update => {
-                let Ok(obj) = serde_json::from_slice::<Value>(&kv.value) else {
+                let Some(cached) = decoded else {
                     tracing::warn!(key = %kv.key, "skipping undecodable object in watch cache");
                     return;
                 };
-                let cached = Arc::new(CachedObject::build(
-                    &kv.key,
-                    obj,
-                    rev,
-                    self.strategy.as_ref(),
-                ));
                 let prev = inner.objects.insert(kv.key.clone(), cached.clone());
                 let kind = if prev.is_some() {
                     EventType::Modified
@@ -236,17 +262,12 @@ impl ResourceCache {
             EventKind::Delete => {
                 let prev = inner.objects.remove(&kv.key);
                 // The store hands over the deleted value; fall back to the cached one.
-                let value = serde_json::from_slice::<Value>(&kv.value).ok().or_else(|| {
-                    prev.as_ref()
-                        .and_then(|c| serde_json::from_slice(&c.json).ok())
+                let cached = decoded.or_else(|| {
+                    let prev = prev.as_ref()?;
+                    let obj = serde_json::from_slice::<Value>(&prev.json).ok()?;
+                    Some(Arc::new(CachedObject::build(&kv.key, obj, rev, strategy)))
                 });
-                let Some(obj) = value else { return };
-                let cached = Arc::new(CachedObject::build(
-                    &kv.key,
-                    obj,
-                    rev,
-                    self.strategy.as_ref(),
-                ));
+                let Some(cached) = cached else { return };
                 CacheEvent::new(EventType::Deleted, cached, None, rev)
             }
         };
@@ -266,7 +287,12 @@ impl ResourceCache {
     /// The object stored under `key`, as the cache last saw it (possibly a little behind the
     /// store).
     pub fn get(&self, key: &str) -> Option<Arc<CachedObject>> {
-        self.inner.read().expect("cache lock").objects.get(key).cloned()
+        self.inner
+            .read()
+            .expect("cache lock")
+            .objects
+            .get(key)
+            .cloned()
     }
 
     /// Objects matching `filter`, and the revision they are current at.
@@ -365,8 +391,9 @@ impl WatchCaches {
             req.revision = start_rev;
             let resp = store.range(req).await?;
             for kv in resp.kvs {
-                if let Ok(obj) = serde_json::from_slice::<Value>(&kv.value) {
-                    let o = CachedObject::build(&kv.key, obj, kv.mod_revision, strategy.as_ref());
+                let cached =
+                    CachedObject::from_json(&kv.key, &kv.value, kv.mod_revision, strategy.as_ref());
+                if let Some(o) = cached {
                     objects.insert(kv.key.clone(), Arc::new(o));
                 }
             }
