@@ -178,13 +178,22 @@ async fn get(
 
 async fn list(components: &Components, api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
     let labels = match req.query.get("labelSelector") {
-        Some(s) => Some(LabelSelector::parse(s).map_err(ApiError::bad_request)?),
-        None => None,
+        Some(s) if !s.is_empty() => Some(LabelSelector::parse(s).map_err(ApiError::bad_request)?),
+        _ => None,
     };
     let fields = match req.query.get("fieldSelector") {
-        Some(s) => Some(FieldSelector::parse(s).map_err(ApiError::bad_request)?),
-        None => None,
+        Some(s) if !s.is_empty() => Some(FieldSelector::parse(s).map_err(ApiError::bad_request)?),
+        _ => None,
     };
+    // Only the metadata fields select, as for every resource without field conversions.
+    for r in fields.iter().flat_map(|f| &f.requirements) {
+        if r.field != "metadata.name" && r.field != "metadata.namespace" {
+            return Err(ApiError::bad_request(format!(
+                "{:?} is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
+                r.field
+            )));
+        }
+    }
     let (scheduler, controllers, store) = tokio::join!(
         probe(components, api, NAMES[0]),
         probe(components, api, NAMES[1]),

@@ -52,6 +52,15 @@ fn get_cs_reports_in_process_components_healthy() {
     ]);
     assert_eq!(out.stdout, "componentstatus/etcd-0\n", "{}", out.all());
 
+    let out = s.kubectl(&["get", "cs", "--field-selector", "status.phase=x"]);
+    assert!(
+        out.stderr.contains(
+            "field selector \"status.phase=x\": \"status.phase\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+        ),
+        "{}",
+        out.all()
+    );
+
     // An unknown component is upstream's reason-less 500.
     let out = s.kubectl(&["get", "cs", "nope"]);
     assert!(!out.success);
