@@ -2,7 +2,7 @@
 """Generate crates/registry/data/openapi-definitions.json.gz: the OpenAPI schemas of every built-in
 Kubernetes v1.33 type, in upstream's form (`#/definitions/<name>` refs, v2 style).
 
-Two inputs:
+Three inputs:
 
 1. k8s-openapi 0.29's `src/v1_33` sources (already in the cargo registry): the `schemars`
    `JsonSchema` impls there carry upstream's descriptions, types, formats and `$ref`s. They are
@@ -11,10 +11,18 @@ Two inputs:
    published `swagger.json`): they carry what k8s-openapi drops, the `x-kubernetes-*` extensions
    (group-version-kind, list-type, list-map-keys, map-type, patch-strategy, patch-merge-key,
    unions) and upstream's `required` lists. Only those keys are taken from it.
+3. The `kubernetes-models` 4.5.1 npm package (TypeScript models of v1.33, generated from upstream's
+   OpenAPI v3 documents): its `.d.ts` files keep what only the v3 documents carry, the `enum`
+   values of enum-typed fields (as string-literal unions) and the "Possible enum values:" list
+   upstream appends to those fields' descriptions. They are stored as `enum` and
+   `x-rkube-enum-description`; the server adds both to /openapi/v3 and leaves both out of
+   /openapi/v2, as upstream does.
 
 Usage:
     pip download --no-deps -d /tmp/kv kubernetes-validate==1.37.0
-    python3 tools/gen_openapi.py /tmp/kv/kubernetes_validate-1.37.0-py3-none-any.whl
+    (cd /tmp/km && npm pack kubernetes-models@4.5.1)
+    python3 tools/gen_openapi.py /tmp/kv/kubernetes_validate-1.37.0-py3-none-any.whl \
+        /tmp/km/kubernetes-models-4.5.1.tgz
 
 Upstream's shapes kept here: IntOrString is `{"type": "string", "format": "int-or-string"}` and
 Quantity `{"type": "string"}` (what upstream's swagger.json says; k8s-openapi writes the CRD-style
@@ -27,6 +35,7 @@ import json
 import os
 import re
 import sys
+import tarfile
 import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -133,6 +142,68 @@ def overlay(ours, theirs):
             overlay(schema, upstream[field])
 
 
+ENUM_DOC_KEY = "x-rkube-enum-description"
+ENUM_DOC_START = "Possible enum values:"
+INTERFACE_RE = re.compile(r"^export interface I\w+ \{\n(.*?)^\}", re.S | re.M)
+EXPORT_RE = re.compile(r"^export \{ I\w+ as I(\w+),", re.M)
+PROPERTY_RE = re.compile(r'(?:    /\*\*\n((?:     \*.*\n)*?)     \*/\n)?    "(\w+)"\??: (.*);\n')
+LITERAL_UNION_RE = re.compile(r'^"[^"]*"(?: \| "[^"]*")*$')
+
+
+def model_name(definition):
+    """`io.k8s.api.core.v1.PodSpec` -> `IoK8sApiCoreV1PodSpec`, the name kubernetes-models uses."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[.-]", definition))
+
+
+def read_enums(tgz):
+    """model name -> field -> (enum values, is a list's items, "Possible enum values:" text), from
+    the string-literal unions and doc comments of kubernetes-models' `.d.ts` files."""
+    enums = {}
+    with tarfile.open(tgz) as tar:
+        for member in tar.getmembers():
+            if not member.name.endswith(".d.ts") or "/_schemas/" in member.name:
+                continue
+            text = tar.extractfile(member).read().decode()
+            exported, body = EXPORT_RE.search(text), INTERFACE_RE.search(text)
+            if not exported or not body:
+                continue
+            fields = {}
+            for m in PROPERTY_RE.finditer(body.group(1)):
+                comment, field, ts_type = m.groups()
+                items = ts_type.startswith("Array<") and ts_type.endswith(">")
+                union = ts_type[len("Array<") : -1] if items else ts_type
+                if field in ("apiVersion", "kind") or not LITERAL_UNION_RE.match(union):
+                    continue
+                values = [v.strip()[1:-1] for v in union.split(" | ")]
+                lines = [line[len("     *") :] for line in (comment or "").splitlines()]
+                lines = [line[1:] if line.startswith(" ") else line for line in lines]
+                doc = None
+                if ENUM_DOC_START in lines:
+                    doc = "\n".join(lines[lines.index(ENUM_DOC_START) :])
+                fields[field] = (values, items, doc)
+            if fields:
+                enums[exported.group(1)] = fields
+    return enums
+
+
+def add_enums(schemas, enums):
+    """Upstream's v3 `enum` values (and their description text) onto our field schemas."""
+    added = 0
+    for name, schema in schemas.items():
+        for field, (values, items, doc) in enums.get(model_name(name), {}).items():
+            prop = schema.get("properties", {}).get(field)
+            if prop is None:
+                sys.exit(f"kubernetes-models has an enum field {name}.{field} that v1.33 lacks")
+            target = prop.get("items") if items else prop
+            if not isinstance(target, dict) or target.get("type") != "string":
+                sys.exit(f"enum values for {name}.{field}, which is not a string field")
+            target["enum"] = values
+            if doc is not None:
+                prop[ENUM_DOC_KEY] = doc
+            added += 1
+    return added
+
+
 def from_upstream(schema):
     """An upstream definition as kubernetes-validate keeps it, back in swagger.json's form: its
     JSON-Schema conversion made types nullable (`["string", "null"]`), pinned `apiVersion`/`kind`
@@ -175,10 +246,11 @@ def upstream_shapes(schemas):
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) != 3:
         sys.exit(__doc__)
     schemas = read_k8s_openapi()
     upstream = read_upstream(sys.argv[1])
+    enums = read_enums(sys.argv[2])
     missing = 0
     for name, schema in schemas.items():
         if name in upstream:
@@ -188,6 +260,7 @@ def main():
             print(f"not in upstream's v1.33 definitions: {name}", file=sys.stderr)
     add_upstream_only(schemas, upstream)
     upstream_shapes(schemas)
+    enum_fields = add_enums(schemas, enums)
     ordered = {name: schemas[name] for name in sorted(schemas)}
     data = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode()
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
@@ -195,7 +268,8 @@ def main():
         # mtime=0: the same input gives the same bytes.
         f.write(gzip.compress(data, compresslevel=9, mtime=0))
     print(
-        f"{len(ordered)} definitions ({missing} not upstream), {len(data)} bytes of JSON, "
+        f"{len(ordered)} definitions ({missing} not upstream, {enum_fields} enum fields), "
+        f"{len(data)} bytes of JSON, "
         f"{os.path.getsize(OUT)} gzipped -> {os.path.relpath(OUT, ROOT)}"
     )
 

@@ -11,6 +11,7 @@ pub mod admission;
 pub mod authn;
 pub mod authz;
 pub mod bootstrap;
+pub mod componentstatus;
 pub mod fieldmanager;
 pub mod handler;
 pub mod http;
@@ -74,6 +75,9 @@ pub struct Running {
     pub pki: Arc<pki::Pki>,
     /// The URL in-process clients use (loopback when bound to every interface).
     pub url: String,
+    /// Where in-process components (scheduler, controller manager) register the health check
+    /// `componentstatuses` reports.
+    pub components: Arc<componentstatus::Components>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -172,12 +176,14 @@ pub async fn start(
         allocator,
     ));
     let authn = authn::Authenticator::new(config.token_auth_file.as_deref())?;
+    let components = Arc::new(componentstatus::Components::default());
     let app = Arc::new(server::App {
         api: api.clone(),
         authn,
         authz: Arc::new(authz::Bootstrap),
         advertise_address: SocketAddr::new(advertise, addr.port()).to_string(),
         ready: Default::default(),
+        components: components.clone(),
     });
     let router = server::router(app.clone());
     let task = tokio::spawn(serve::serve(
@@ -197,6 +203,7 @@ pub async fn start(
         api,
         pki,
         url,
+        components,
         task,
     })
 }

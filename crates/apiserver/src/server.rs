@@ -28,6 +28,8 @@ pub struct App {
     pub advertise_address: String,
     /// Set once bootstrap objects exist; `/readyz` answers 200 after.
     pub ready: AtomicBool,
+    /// In-process components' health, for `componentstatuses`.
+    pub components: Arc<crate::componentstatus::Components>,
 }
 
 /// The router: one fallback handler, since Kubernetes paths are parsed by [`crate::request`].
@@ -371,6 +373,10 @@ async fn resource_request(
         body,
         user,
     };
+    // Probed on request, never stored.
+    if req.resource.group.is_empty() && req.resource.plural == "componentstatuses" {
+        return crate::componentstatus::handle(&app.components, &app.api, req).await;
+    }
     if req.info.verb == "create" && req.info.subresource.is_none() && req.info.name.is_some() {
         return crate::http::error(&ApiError::method_not_supported(&req.gr(), "create"));
     }

@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use clap::Args;
+use rkube_apiserver::componentstatus::Component;
 use rkube_store::Store;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -121,10 +122,15 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         let kubeconfig =
             running.component_kubeconfig("system:kube-scheduler", &["system:masters"])?;
         let client = rkube_controllers::client_from_kubeconfig(&kubeconfig).await?;
-        Some(rkube_scheduler::start(
+        let scheduler = Arc::new(rkube_scheduler::start(
             client,
             rkube_scheduler::Config::default(),
-        ))
+        ));
+        let probe = scheduler.clone();
+        running
+            .components
+            .register(Component::Scheduler, move || probe.is_running());
+        Some(scheduler)
     };
     let result = running.wait().await;
     // Commit what is queued and stop the writer before exiting.
@@ -146,12 +152,15 @@ async fn start_controllers(running: &rkube_apiserver::Running) -> anyhow::Result
             running.addr.port()
         ))),
     };
-    tokio::spawn(async move {
+    let manager = tokio::spawn(async move {
         if let Err(e) = rkube_controllers::run(client, options).await {
             // Upstream's controller manager exits when it loses its lease; so does the server.
             tracing::error!(error = format!("{e:#}"), "controller manager stopped");
             std::process::exit(1);
         }
     });
+    running
+        .components
+        .register(Component::ControllerManager, move || !manager.is_finished());
     Ok(())
 }

@@ -69,6 +69,55 @@ fn explain_prints_upstream_fields_and_descriptions() {
     }
 }
 
+/// Enum-typed fields, as upstream's OpenAPI v3 documents describe them: kubectl lists the
+/// values under `ENUM:` (one field) or on an `enum:` line (a field list), and the description
+/// ends with upstream's "Possible enum values:" list.
+#[test]
+fn explain_lists_the_values_of_enum_fields() {
+    let s = server();
+    let out = s.kubectl(&["explain", "pod.spec.restartPolicy"]);
+    assert!(out.success, "{}", out.all());
+    assert!(
+        out.stdout.contains(
+            "FIELD: restartPolicy <string>\nENUM:\n    Always\n    Never\n    OnFailure\n\nDESCRIPTION:\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            "    https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#restart-policy\n    \n    Possible enum values:\n     - `\"Always\"`\n     - `\"Never\"`\n     - `\"OnFailure\"`\n"
+        ),
+        "{}",
+        out.stdout
+    );
+
+    let out = s.kubectl(&["explain", "service.spec.type"]);
+    assert!(out.success, "{}", out.all());
+    assert!(
+        out.stdout.contains(
+            "FIELD: type <string>\nENUM:\n    ClusterIP\n    ExternalName\n    LoadBalancer\n    NodePort\n\nDESCRIPTION:\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    let text = squeezed(&out.stdout);
+    assert!(
+        text.contains("Possible enum values:\n- `\"ClusterIP\"` means a service will only be accessible inside the cluster,\nvia the cluster IP."),
+        "{}",
+        out.stdout
+    );
+
+    // In a field list, the values follow the field on an `enum:` line (at most four).
+    let out = s.kubectl(&["explain", "pod.spec.containers"]);
+    let text = squeezed(&out.stdout);
+    assert!(
+        text.contains("imagePullPolicy <string>\nenum: Always, IfNotPresent, Never"),
+        "{}",
+        out.stdout
+    );
+}
+
 fn config_map_list(n: usize) -> String {
     let mut yaml = String::from("apiVersion: v1\nkind: List\nitems:\n");
     for i in 0..n {

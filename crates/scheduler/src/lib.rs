@@ -171,6 +171,14 @@ pub struct Scheduler {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
+impl Scheduler {
+    /// Whether every task of the scheduler (informers, event recorder, scheduling loop) is still
+    /// running: what its health check reports.
+    pub fn is_running(&self) -> bool {
+        self.tasks.iter().all(|t| !t.is_finished())
+    }
+}
+
 impl Drop for Scheduler {
     fn drop(&mut self) {
         for t in &self.tasks {

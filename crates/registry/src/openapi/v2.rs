@@ -2,6 +2,7 @@
 //! gnostic protobuf (what kubectl asks for when it validates objects on the client side).
 
 use super::definitions::definitions;
+use super::enums::without_enums_v2;
 use super::paths::{Style, resource_paths, root_definitions};
 use super::{INFO_VERSION, Served, gnostic};
 use crate::catalog::{self, GROUPS};
@@ -60,7 +61,7 @@ fn build() -> Value {
     let mut definitions = Map::new();
     for name in defs.closure(roots.iter().map(String::as_str)) {
         if let Some(schema) = defs.get(&name) {
-            definitions.insert(name, schema.clone());
+            definitions.insert(name, without_enums_v2(schema));
         }
     }
     json!({
@@ -97,6 +98,26 @@ mod tests {
                 .iter()
                 .any(|p| p["in"] == "body")
         );
+    }
+
+    #[test]
+    fn enum_values_are_v3_only() {
+        let doc: Value = serde_json::from_slice(&json().body).unwrap();
+        let restart =
+            &doc["definitions"]["io.k8s.api.core.v1.PodSpec"]["properties"]["restartPolicy"];
+        assert!(restart.get("enum").is_none());
+        assert!(
+            restart["description"]
+                .as_str()
+                .unwrap()
+                .ends_with("pod-lifecycle/#restart-policy")
+        );
+        // JSONSchemaProps keeps its field named `enum`.
+        let props = &doc["definitions"]["io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaProps"];
+        assert!(props["properties"].get("enum").is_some());
+        let text = serde_json::to_string(&doc).unwrap();
+        assert!(!text.contains("x-rkube-enum-description"));
+        assert!(!text.contains("Possible enum values"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! wrapped in `allOf` as upstream does (OpenAPI 3.0 ignores siblings of a bare `$ref`).
 
 use super::definitions::{definitions, ref_target};
+use super::enums::merge_description_v3;
 use super::paths::{Style, gv_path, reference, resource_paths, root_definitions};
 use super::{INFO_VERSION, Served};
 use crate::catalog::{self, GROUPS};
@@ -96,6 +97,7 @@ fn to_v3(schema: &Value) -> Value {
             }
         }
     }
+    merge_description_v3(&mut out);
     Value::Object(out)
 }
 
@@ -160,5 +162,30 @@ mod tests {
             let name = &part[..part.find('"').unwrap()];
             assert!(schemas.contains_key(name), "dangling ref {name}");
         }
+    }
+
+    #[test]
+    fn enum_fields_carry_their_values_and_upstreams_list() {
+        let doc = parsed("", "v1");
+        let schemas = &doc["components"]["schemas"];
+        let restart = &schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["restartPolicy"];
+        assert_eq!(restart["enum"], json!(["Always", "Never", "OnFailure"]));
+        assert!(
+            restart["description"]
+                .as_str()
+                .unwrap()
+                .ends_with("#restart-policy\n\nPossible enum values:\n - `\"Always\"`\n - `\"Never\"`\n - `\"OnFailure\"`")
+        );
+        let service_type = &schemas["io.k8s.api.core.v1.ServiceSpec"]["properties"]["type"];
+        assert_eq!(
+            service_type["enum"],
+            json!(["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"])
+        );
+        let access = &schemas["io.k8s.api.core.v1.PersistentVolumeClaimSpec"]["properties"]["accessModes"]
+            ["items"];
+        assert_eq!(access["enum"][0], "ReadOnlyMany");
+        // The embedded data's own key never reaches a client.
+        let text = serde_json::to_string(&doc).unwrap();
+        assert!(!text.contains(super::super::enums::ENUM_DESCRIPTION_KEY));
     }
 }
