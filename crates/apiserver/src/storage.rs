@@ -165,7 +165,11 @@ impl ObjectStore {
         name: &str,
     ) -> Result<Option<Value>, ApiError> {
         let mut stored = to_storage(obj, res)?;
-        match self.store.update(key, encode(&mut stored), expected, ttl).await {
+        match self
+            .store
+            .update(key, encode(&mut stored), expected, ttl)
+            .await
+        {
             Ok(rev) => {
                 set_resource_version(&mut stored, rev);
                 Ok(Some(from_storage(stored, res)?))

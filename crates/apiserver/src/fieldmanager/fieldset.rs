@@ -201,18 +201,18 @@ impl FieldSet {
         self.children.remove("f:kind");
         if let Some(meta) = self.children.get_mut("f:metadata") {
             for f in [
-                "name",
-                "namespace",
-                "uid",
-                "resourceVersion",
-                "generation",
-                "creationTimestamp",
-                "deletionTimestamp",
-                "deletionGracePeriodSeconds",
-                "managedFields",
-                "selfLink",
+                "f:name",
+                "f:namespace",
+                "f:uid",
+                "f:resourceVersion",
+                "f:generation",
+                "f:creationTimestamp",
+                "f:deletionTimestamp",
+                "f:deletionGracePeriodSeconds",
+                "f:managedFields",
+                "f:selfLink",
             ] {
-                meta.children.remove(&format!("f:{f}"));
+                meta.children.remove(f);
             }
             meta.member = false;
         }
@@ -301,6 +301,19 @@ pub fn display_path(path: &[String]) -> String {
     out
 }
 
+/// Put `child` under `key`, joining it with what is there already.
+fn merge_child(parent: &mut FieldSet, key: String, child: FieldSet) {
+    match parent.children.entry(key) {
+        std::collections::btree_map::Entry::Vacant(v) => {
+            v.insert(child);
+        }
+        std::collections::btree_map::Entry::Occupied(mut o) => {
+            let merged = o.get().union(&child);
+            o.insert(merged);
+        }
+    }
+}
+
 fn diff_into(
     old: Option<&Value>,
     new: &Value,
@@ -314,11 +327,19 @@ fn diff_into(
     match (old, new) {
         (Some(Value::Object(o)), Value::Object(n)) if !atomic_map(node) => {
             for (k, nv) in n {
-                let (c, r) = (
-                    changed.children.entry(format!("f:{k}")).or_default(),
-                    removed.children.entry(format!("f:{k}")).or_default(),
-                );
-                diff_into(o.get(k), nv, child_node(node, k), c, r);
+                let old = o.get(k);
+                if old == Some(nv) {
+                    continue;
+                }
+                let (mut c, mut r) = (FieldSet::default(), FieldSet::default());
+                diff_into(old, nv, child_node(node, k), &mut c, &mut r);
+                // Only branches with something in them are kept (empty ones would be pruned).
+                if !r.is_empty() {
+                    merge_child(removed, format!("f:{k}"), r);
+                }
+                if !c.is_empty() {
+                    merge_child(changed, format!("f:{k}"), c);
+                }
             }
             for k in o.keys().filter(|k| !n.contains_key(*k)) {
                 removed.children.entry(format!("f:{k}")).or_default().member = true;

@@ -170,12 +170,22 @@ async fn bind(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
     let dry_run = req.query.dry_run()?;
     let gr = req.gr();
     let key = req.key();
+    // The first try reads the pod from the watch cache (the scheduler binds thousands of pods
+    // a second); the write is guarded by the revision read, so a stale copy only costs a retry,
+    // which reads the store.
+    let mut from_cache = api.caches.get(req.resource).and_then(|c| c.get(&key));
     loop {
-        let current = api
-            .store
-            .get(&key, req.resource, req.name())
-            .await?
-            .ok_or_else(|| ApiError::not_found(&gr, req.name()))?;
+        let current = match from_cache.take() {
+            Some(c) => crate::storage::Stored {
+                object: serde_json::from_slice(&c.json).map_err(ApiError::internal)?,
+                revision: c.revision,
+            },
+            None => api
+                .store
+                .get(&key, req.resource, req.name())
+                .await?
+                .ok_or_else(|| ApiError::not_found(&gr, req.name()))?,
+        };
         let mut pod = current.object;
         if object::deletion_timestamp(&pod).is_some() {
             return Err(ApiError::conflict(
