@@ -266,7 +266,12 @@ impl ResourceCache {
     /// The object stored under `key`, as the cache last saw it (possibly a little behind the
     /// store).
     pub fn get(&self, key: &str) -> Option<Arc<CachedObject>> {
-        self.inner.read().expect("cache lock").objects.get(key).cloned()
+        self.inner
+            .read()
+            .expect("cache lock")
+            .objects
+            .get(key)
+            .cloned()
     }
 
     /// Objects matching `filter`, and the revision they are current at.
