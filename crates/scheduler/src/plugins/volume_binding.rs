@@ -58,6 +58,10 @@ impl Volumes {
     }
 }
 
+/// A class's `allowedTopologies`: terms of (label key, allowed values); a node matching every
+/// requirement of one term may get a volume.
+type Topologies = Vec<Vec<(String, Vec<String>)>>;
+
 /// A delayed claim: where it could get a volume.
 #[derive(Debug, Clone)]
 struct Delayed {
@@ -65,7 +69,7 @@ struct Delayed {
     /// Node affinities of the Available volumes that would fit (None: any node).
     candidates: Vec<Option<NodeSelector>>,
     /// The class provisions volumes; `allowedTopologies` as (key, values) terms.
-    provisions: Option<Vec<Vec<(String, Vec<String>)>>>,
+    provisions: Option<Topologies>,
 }
 
 /// What the filter needs for one pod, computed once per attempt.
