@@ -1,5 +1,13 @@
-//! Objects every cluster has from its first start: the four system namespaces, and the
-//! `kubernetes` Service with the endpoints of the API server in `default`.
+//! Objects every cluster has from its first start: the four system namespaces, the system
+//! priority classes, the `kubernetes` Service with the endpoints of the API server in `default`,
+//! and (as k3s ships it) the default StorageClass `local-path` served by the controller
+//! manager's built-in provisioner.
+//!
+//! The class is created here rather than by the controller manager: it is cluster
+//! configuration, so it exists from the first start whichever process runs the controllers,
+//! a `rkube controller-manager` pointed at another cluster does not plant a default class there,
+//! and like everything here it is created once (a user who un-defaults or edits it keeps
+//! their change).
 
 use crate::handler::Api;
 use http::Method;
@@ -25,6 +33,12 @@ const SYSTEM_PRIORITY_CLASSES: &[(&str, i64, &str)] = &[
     ),
 ];
 
+/// The default StorageClass: node-local directories, provisioned once a pod using the claim is
+/// scheduled (so the volume is on the pod's node), deleted with their claim.
+pub const LOCAL_PATH_CLASS: &str = "local-path";
+/// The provisioner name of [`LOCAL_PATH_CLASS`] (k3s's local-path-provisioner's).
+pub const LOCAL_PATH_PROVISIONER: &str = "rancher.io/local-path";
+
 /// Create what is missing; existing objects are left alone (a restart changes nothing).
 pub async fn run(api: &Api, endpoint_ip: Option<IpAddr>, port: u16) -> Result<(), ApiError> {
     for ns in SYSTEM_NAMESPACES {
@@ -42,6 +56,15 @@ pub async fn run(api: &Api, endpoint_ip: Option<IpAddr>, port: u16) -> Result<()
         )
         .await?;
     }
+    api.ensure(
+        "/apis/storage.k8s.io/v1/storageclasses",
+        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": LOCAL_PATH_CLASS,
+                "annotations": {crate::admission::storage_class::IS_DEFAULT_CLASS: "true"}},
+            "provisioner": LOCAL_PATH_PROVISIONER, "reclaimPolicy": "Delete",
+            "volumeBindingMode": "WaitForFirstConsumer"}),
+    )
+    .await?;
     let svc = json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},

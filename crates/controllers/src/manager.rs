@@ -9,11 +9,14 @@ use crate::runtime::Informer;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Namespace, Node, PersistentVolumeClaim, Pod, ReplicationController, ServiceAccount,
+    ConfigMap, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod,
+    ReplicationController, ServiceAccount,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::runtime::watcher;
 use kube::{Api, Client};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// How the controller manager runs.
@@ -26,6 +29,9 @@ pub struct Options {
     pub leader_elect: bool,
     /// This manager's identity in the Lease (default: `<hostname>_<uuid>`).
     pub identity: Option<String>,
+    /// Where the built-in `rancher.io/local-path` provisioner makes volume directories
+    /// (default `/var/lib/rkube/storage`).
+    pub local_path_root: Option<PathBuf>,
 }
 
 /// Caches of the resources controllers read, one watch per resource type.
@@ -44,8 +50,11 @@ pub struct Informers {
     pub jobs: Arc<Informer<Job>>,
     pub cron_jobs: Arc<Informer<CronJob>>,
     pub disruption_budgets: Arc<Informer<PodDisruptionBudget>>,
-    /// Claims, for the StatefulSet controller's claim templates and retention policy.
+    /// Claims, for the StatefulSet controller's claim templates and retention policy, and the
+    /// PersistentVolume controller.
     pub persistent_volume_claims: Arc<Informer<PersistentVolumeClaim>>,
+    pub persistent_volumes: Arc<Informer<PersistentVolume>>,
+    pub storage_classes: Arc<Informer<StorageClass>>,
 }
 
 impl Informers {
@@ -68,7 +77,9 @@ impl Informers {
             jobs: Informer::start(Api::all(c.clone())),
             cron_jobs: Informer::start(Api::all(c.clone())),
             disruption_budgets: Informer::start(Api::all(c.clone())),
-            persistent_volume_claims: Informer::start(Api::all(c)),
+            persistent_volume_claims: Informer::start(Api::all(c.clone())),
+            persistent_volumes: Informer::start(Api::all(c.clone())),
+            storage_classes: Informer::start(Api::all(c)),
         }
     }
 
@@ -87,6 +98,8 @@ impl Informers {
         self.cron_jobs.synced().await;
         self.disruption_budgets.synced().await;
         self.persistent_volume_claims.synced().await;
+        self.persistent_volumes.synced().await;
+        self.storage_classes.synced().await;
     }
 }
 

@@ -22,6 +22,9 @@ pub struct ControllerManagerArgs {
     /// (default: the kubeconfig's certificate-authority-data).
     #[arg(long)]
     root_ca_file: Option<PathBuf>,
+    /// Where the built-in `rancher.io/local-path` provisioner makes volume directories.
+    #[arg(long, default_value = "/var/lib/rkube/storage")]
+    local_path_root: PathBuf,
 }
 
 /// The CA of the kubeconfig's current cluster, PEM.
@@ -71,6 +74,7 @@ pub async fn run(args: ControllerManagerArgs) -> anyhow::Result<()> {
         root_ca_pem,
         leader_elect: args.leader_elect,
         identity: args.identity,
+        local_path_root: Some(args.local_path_root),
     };
     eprintln!("rkube controller-manager running");
     tokio::select! {

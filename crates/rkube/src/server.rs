@@ -109,7 +109,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     };
     let running = rkube_apiserver::start(config, store, shutdown_signal()).await?;
     if !args.disable_controllers {
-        start_controllers(&running).await?;
+        start_controllers(&running, data_dir.join("storage")).await?;
     }
     eprintln!(
         "rkube server listening on https://{}; kubeconfig: {}",
@@ -139,7 +139,12 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 }
 
 /// Run the controller manager in this process, as a client of the API with upstream's identity.
-async fn start_controllers(running: &rkube_apiserver::Running) -> anyhow::Result<()> {
+/// `storage` is where the built-in local-path provisioner makes volume directories (the data
+/// dir's `storage/`, as k3s keeps them under its own data dir).
+async fn start_controllers(
+    running: &rkube_apiserver::Running,
+    storage: PathBuf,
+) -> anyhow::Result<()> {
     let kubeconfig =
         running.component_kubeconfig("system:kube-controller-manager", &["system:masters"])?;
     let client = rkube_controllers::client_from_kubeconfig(&kubeconfig).await?;
@@ -151,6 +156,7 @@ async fn start_controllers(running: &rkube_apiserver::Running) -> anyhow::Result
             "apiserver-{}",
             running.addr.port()
         ))),
+        local_path_root: Some(storage),
     };
     let manager = tokio::spawn(async move {
         if let Err(e) = rkube_controllers::run(client, options).await {

@@ -2,8 +2,10 @@
 //! on a real `rkube server` with simulated nodes from `rkube sim-nodes`, and reach the states
 //! their `# expect:` lines describe, as the real kubectl shows them: Deployments Available, rolling
 //! and Recreate updates, a blue/green switch, Jobs (plain, Indexed, parallel) and a CronJob,
-//! StatefulSets with claims from their templates, DaemonSets on every eligible node, a
-//! PodDisruptionBudget's status and PriorityClasses.
+//! StatefulSets with claims from their templates (Bound through the default `local-path`
+//! StorageClass), claims of a Deployment and a pre-linked PersistentVolume/claim pair as
+//! `kubectl get pvc,pv` shows them, DaemonSets on every eligible node, a PodDisruptionBudget's
+//! status and PriorityClasses.
 //!
 //! Each test starts its own server and nodes, so the test runner runs them side by side; inside
 //! a test, independent manifests go to their own namespaces and are checked concurrently.
@@ -574,12 +576,69 @@ fn creation_order(c: &Cluster, ns: &str, selector: &str) -> Vec<String> {
     .collect()
 }
 
-/// The claims of a namespace as `kubectl get pvc` lists them: name, status, capacity, modes.
+/// The claims of a namespace as `kubectl get pvc` lists them: NAME, STATUS, VOLUME, CAPACITY,
+/// ACCESS MODES, STORAGECLASS, VOLUMEATTRIBUTESCLASS, AGE (upstream's columns, checked against
+/// the header), sorted by name.
 fn claims(c: &Cluster, ns: &str) -> Vec<Vec<String>> {
-    c.ok(&["get", "pvc", "-n", ns, "--no-headers"])
-        .lines()
-        .map(|l| l.split_whitespace().map(str::to_string).collect())
-        .collect()
+    table(
+        c,
+        &["get", "pvc", "-n", ns],
+        "NAME STATUS VOLUME CAPACITY ACCESS MODES STORAGECLASS VOLUMEATTRIBUTESCLASS AGE",
+    )
+}
+
+/// The rows of a `kubectl get` table whose header is `header` (words), cells split by the
+/// header's column starts (so empty cells stay in place), sorted.
+fn table(c: &Cluster, args: &[&str], header: &str) -> Vec<Vec<String>> {
+    let out = c.ok(args);
+    let mut lines = out.lines();
+    let head = lines.next().unwrap_or_default();
+    assert_eq!(
+        head.split_whitespace().collect::<Vec<_>>().join(" "),
+        header,
+        "{out}"
+    );
+    // Column starts: where a word follows two spaces (or the line start).
+    let mut starts = vec![0];
+    let bytes = head.as_bytes();
+    for i in 2..bytes.len() {
+        if bytes[i] != b' ' && bytes[i - 1] == b' ' && bytes[i - 2] == b' ' {
+            starts.push(i);
+        }
+    }
+    let mut rows: Vec<Vec<String>> = lines
+        .map(|l| {
+            starts
+                .iter()
+                .enumerate()
+                .map(|(k, &s)| {
+                    let e = starts.get(k + 1).copied().unwrap_or(l.len()).min(l.len());
+                    l.get(s.min(l.len())..e)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string()
+                })
+                .collect()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Wait until every claim of `ns` is Bound; the rows then.
+fn bound_claims(c: &Cluster, ns: &str, n: usize) -> Vec<Vec<String>> {
+    c.eventually(&format!("{n} Bound claims in {ns}"), || {
+        let rows = claims(c, ns);
+        (rows.len() == n && rows.iter().all(|r| r[1] == "Bound")).then_some(rows)
+    })
+}
+
+/// A claim's row up to its storage class, with the volume's name checked apart (it is
+/// `pvc-<claim uid>` for a provisioned volume).
+fn claim_row(c: &Cluster, ns: &str, row: &[String]) -> Vec<String> {
+    let uid = c.jsonpath(ns, &["pvc", &row[0]], "{.metadata.uid}");
+    assert_eq!(row[2], format!("pvc-{uid}"), "{row:?}");
+    [&row[..2], &row[3..7]].concat()
 }
 
 #[test]
@@ -619,6 +678,30 @@ fn statefulsets_create_ordered_pods_with_claims_from_templates() {
                 "{.spec.resources.requests.storage} {.spec.accessModes[0]} {.metadata.labels.app}",
             );
             assert_eq!(pvc, "2Gi ReadWriteOnce mariadb-sts");
+            // `kubectl get pvc` -> mariadb-pvc-mariadb-0 Bound 2Gi RWO (default class local-path).
+            let rows = bound_claims(&c, "mariadb", 1);
+            assert_eq!(
+                claim_row(&c, "mariadb", &rows[0]),
+                [
+                    "mariadb-pvc-mariadb-0",
+                    "Bound",
+                    "2Gi",
+                    "RWO",
+                    "local-path",
+                    "<unset>"
+                ]
+            );
+            // The provisioned volume is on the pod's node.
+            let node = c.jsonpath("mariadb", &["pod", "mariadb-0"], "{.spec.nodeName}");
+            let volume = &rows[0][2];
+            let pinned = c.ok(&[
+                "get",
+                "pv",
+                volume,
+                "-o",
+                "jsonpath={.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}",
+            ]);
+            assert_eq!(pinned, node);
             let uid = c.jsonpath(
                 "mariadb",
                 &["pvc", "mariadb-pvc-mariadb-0"],
@@ -696,19 +779,22 @@ fn statefulsets_create_ordered_pods_with_claims_from_templates() {
                     "{next} created at {created}, before {prev} was Ready at {ready}"
                 );
             }
-            let mut names: Vec<String> = claims(&c, "redis")
-                .into_iter()
-                .map(|r| r[0].clone())
+            // Each pod its own claim, Bound 1Gi RWO.
+            let rows: Vec<Vec<String>> = bound_claims(&c, "redis", 3)
+                .iter()
+                .map(|r| claim_row(&c, "redis", r))
                 .collect();
-            names.sort();
-            assert_eq!(
-                names,
+            let want = |n: usize| {
                 [
-                    "redis-pvc-redis-0",
-                    "redis-pvc-redis-1",
-                    "redis-pvc-redis-2"
+                    format!("redis-pvc-redis-{n}"),
+                    "Bound".into(),
+                    "1Gi".into(),
+                    "RWO".into(),
+                    "local-path".into(),
+                    "<unset>".into(),
                 ]
-            );
+            };
+            assert_eq!(rows, [want(0), want(1), want(2)]);
             let row = c.ok(&["get", "statefulset", "redis", "-n", "redis", "--no-headers"]);
             assert!(row.split_whitespace().nth(1) == Some("3/3"), "{row}");
         }),
@@ -740,6 +826,131 @@ fn statefulsets_create_ordered_pods_with_claims_from_templates() {
             assert_eq!(
                 sizes.trim(),
                 "redis-pvc-redis-0=1Gi redis-pvc-redis-1=1Gi redis-pvc-redis-2=1Gi"
+            );
+        }),
+    ]);
+}
+
+#[test]
+fn claims_of_a_deployment_and_a_pre_linked_pair_are_bound() {
+    let c = three_plain_nodes();
+    concurrently(vec![
+        // ch09 Deployment + PVC: the pod Running, mariadb-pvc Bound (2Gi RWO), dynamically
+        // provisioned through the default class once the pod has a node.
+        Box::new(|| {
+            c.namespace("deploy");
+            let out = c.apply("deploy", "ch09-deploy-mariadb-pvc.yaml");
+            assert!(
+                out.contains("deployment.apps/mariadb-demo created"),
+                "{out}"
+            );
+            assert!(
+                out.contains("persistentvolumeclaim/mariadb-pvc created"),
+                "{out}"
+            );
+            c.rolled_out("deploy", "mariadb-demo", 1);
+            let rows = bound_claims(&c, "deploy", 1);
+            assert_eq!(
+                claim_row(&c, "deploy", &rows[0]),
+                [
+                    "mariadb-pvc",
+                    "Bound",
+                    "2Gi",
+                    "RWO",
+                    "local-path",
+                    "<unset>"
+                ]
+            );
+            let pvs = table(
+                &c,
+                &["get", "pv", &rows[0][2]],
+                "NAME CAPACITY ACCESS MODES RECLAIM POLICY STATUS CLAIM STORAGECLASS VOLUMEATTRIBUTESCLASS REASON AGE",
+            );
+            assert_eq!(
+                pvs[0][1..9],
+                [
+                    "2Gi",
+                    "RWO",
+                    "Delete",
+                    "Bound",
+                    "deploy/mariadb-pvc",
+                    "local-path",
+                    "<unset>",
+                    ""
+                ]
+            );
+            let pods = c.pods("deploy", "app=mariadb");
+            assert_eq!(pods.len(), 1);
+            assert_eq!(pods[0].1, "Running");
+            let selected = c.jsonpath(
+                "deploy",
+                &["pvc", "mariadb-pvc"],
+                r#"{.metadata.annotations.volume\.kubernetes\.io/selected-node}"#,
+            );
+            assert_eq!(selected, pods[0].2, "the claim's node is the pod's");
+        }),
+        // ch09 recovery: a PV pre-linked to its claim (claimRef without uid, volumeName,
+        // storageClassName "") binds; Retain shows in RECLAIM POLICY.
+        Box::new(|| {
+            let out = c.apply(
+                "default",
+                "ch09-recover-prelinked-pv-pvc-RECONSTRUCTED.yaml",
+            );
+            assert!(
+                out.contains("persistentvolume/pvc-f0fea6ae-e229 created"),
+                "{out}"
+            );
+            let rows = bound_claims(&c, "default", 1);
+            assert_eq!(
+                rows[0][..7],
+                [
+                    "redis-pvc-redis-0",
+                    "Bound",
+                    "pvc-f0fea6ae-e229",
+                    "1Gi",
+                    "RWO",
+                    "",
+                    "<unset>"
+                ]
+            );
+            let pvs = table(
+                &c,
+                &["get", "pv", "pvc-f0fea6ae-e229"],
+                "NAME CAPACITY ACCESS MODES RECLAIM POLICY STATUS CLAIM STORAGECLASS VOLUMEATTRIBUTESCLASS REASON AGE",
+            );
+            assert_eq!(
+                pvs[0][..9],
+                [
+                    "pvc-f0fea6ae-e229",
+                    "1Gi",
+                    "RWO",
+                    "Retain",
+                    "Bound",
+                    "default/redis-pvc-redis-0",
+                    "",
+                    "<unset>",
+                    ""
+                ]
+            );
+        }),
+        // A pod whose claim does not exist waits with upstream's message.
+        Box::new(|| {
+            c.namespace("missing");
+            c.ok(&[
+                "run", "orphan", "-n", "missing", "--image=busybox", "--overrides",
+                r#"{"spec": {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "x"}}]}}"#,
+            ]);
+            let msg = c.eventually("orphan unschedulable", || {
+                let m = c.jsonpath(
+                    "missing",
+                    &["pod", "orphan"],
+                    r#"{.status.conditions[?(@.type=="PodScheduled")].message}"#,
+                );
+                (!m.is_empty()).then_some(m)
+            });
+            assert_eq!(
+                msg,
+                "0/3 nodes are available: persistentvolumeclaim \"x\" not found. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
             );
         }),
     ]);

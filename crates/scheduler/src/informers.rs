@@ -1,5 +1,6 @@
 //! Watches that keep the scheduler's cache and queue current: nodes, pods, priority classes,
-//! disruption budgets, and the selectors of Services and controllers (for default spreading).
+//! disruption budgets, the selectors of Services and controllers (for default spreading), and
+//! (through [`crate::volumes`]) claims, volumes and storage classes.
 
 use crate::Shared;
 use crate::pod_info::{PodInfo, label_selector};
@@ -18,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Consume a watch, calling `apply`/`delete` per object and `synced` after each initial list.
-async fn follow<K, S>(
+pub(crate) async fn follow<K, S>(
     stream: S,
     mut apply: impl FnMut(K),
     mut delete: impl FnMut(K),
@@ -131,6 +132,7 @@ pub fn start(shared: Arc<Shared>, client: kube::Client) -> Vec<tokio::task::Join
         },
         || {},
     )));
+    tasks.extend(crate::volumes::watches(s.clone(), client.clone()));
     tasks.push(owner_watch::<Service>(s.clone(), client.clone(), |svc| {
         svc.spec
             .as_ref()

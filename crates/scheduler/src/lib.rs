@@ -18,6 +18,7 @@ pub mod preemption;
 pub mod queue;
 pub mod resources;
 pub mod schedule;
+pub mod volumes;
 
 use cache::Cache;
 use k8s_openapi::api::core::v1::Pod;
@@ -73,6 +74,8 @@ pub struct Shared {
     pub budgets: RwLock<HashMap<String, Budget>>,
     /// Selectors of Services and controllers: key → (namespace, selector).
     pub owners: RwLock<HashMap<String, (String, LabelSelector)>>,
+    /// Claims, volumes and storage classes (VolumeBinding).
+    pub volumes: RwLock<plugins::volume_binding::Volumes>,
     pub metrics: Metrics,
     wake: Notify,
     synced: AtomicUsize,
@@ -86,6 +89,7 @@ impl Shared {
             classes: RwLock::default(),
             budgets: RwLock::default(),
             owners: RwLock::default(),
+            volumes: RwLock::default(),
             metrics: Metrics::default(),
             wake: Notify::new(),
             synced: AtomicUsize::new(0),
@@ -223,8 +227,8 @@ async fn run_loop(
     config: Config,
     recorder: events::Recorder,
 ) {
-    // Wait for the first lists of nodes, pods and priority classes.
-    while shared.synced.load(Ordering::SeqCst) != 0b111 {
+    // Wait for the first lists of nodes, pods, priority classes, claims, volumes and classes.
+    while shared.synced.load(Ordering::SeqCst) != 0b11_1111 {
         let _ = tokio::time::timeout(Duration::from_millis(100), shared.wake.notified()).await;
     }
     let binds = Arc::new(Semaphore::new(config.bind_concurrency.max(1)));
@@ -278,14 +282,18 @@ impl Loop {
         let shared = self.shared.clone();
         let owner = shared.owner_selector(&pod);
         let nominated = shared.queue.lock().expect("queue lock").nominated();
-        let (outcome, plan, message) = {
+        let (outcome, plan, message, claims) = {
             let cache = shared.cache.read().expect("cache lock");
             if cache.is_placed(&pod.uid) {
                 shared.queue.lock().expect("queue lock").done(&pod.uid);
                 return;
             }
-            let prepared = plugins::prepare(pod.clone(), &cache, &nominated, owner);
-            match schedule::find_node(
+            let prepared = {
+                let volumes = shared.volumes.read().expect("volumes lock");
+                plugins::prepare(pod.clone(), &cache, &nominated, owner, &volumes)
+            };
+            let claims = prepared.delayed_claims();
+            let (outcome, plan, message) = match schedule::find_node(
                 &prepared,
                 &cache,
                 &mut self.cursor,
@@ -311,11 +319,12 @@ impl Loop {
                     let message = if diag.nodes == 0 {
                         "no nodes available to schedule pods".to_string()
                     } else {
-                        schedule::fit_message(diag.nodes, diag.failures.values(), post.as_deref())
+                        diag.message(post.as_deref())
                     };
                     (Err(diag.wake_on()), plan, message)
                 }
-            }
+            };
+            (outcome, plan, message, claims)
         };
         match outcome {
             Ok(node) => {
@@ -334,7 +343,7 @@ impl Loop {
                 let (client, recorder, shared) =
                     (self.client.clone(), self.recorder.clone(), shared.clone());
                 tokio::spawn(async move {
-                    bind(&client, &recorder, &shared, &pod, &node).await;
+                    bind(&client, &recorder, &shared, &pod, &node, &claims).await;
                     drop(permit);
                 });
             }
@@ -388,14 +397,40 @@ impl Loop {
     }
 }
 
-/// POST the Binding; on failure forget the assumption and retry the pod after a back-off.
+/// Forget an assumed pod whose binding failed and retry it after a back-off.
+fn unassume(shared: &Shared, pod: &Arc<PodInfo>, retry: bool) {
+    shared.cache.write().expect("cache lock").forget(&pod.uid);
+    if retry {
+        let mut q = shared.queue.lock().expect("queue lock");
+        q.upsert(pod.clone());
+        q.failed(&pod.uid, ev::ALL);
+    }
+    shared.wake.notify_one();
+}
+
+/// PreBind (VolumeBinding), then POST the Binding; on failure forget the assumption and retry
+/// the pod after a back-off.
 async fn bind(
     client: &kube::Client,
     recorder: &events::Recorder,
     shared: &Shared,
     pod: &Arc<PodInfo>,
     node: &str,
+    claims: &[String],
 ) {
+    if !claims.is_empty()
+        && let Err(e) = volumes::bind_claims(client, shared, pod, node, claims).await
+    {
+        tracing::info!("binding volumes of {} on {node}: {e:#}", pod.key());
+        recorder.pod_event(
+            pod,
+            "Warning",
+            "FailedScheduling",
+            format!("running PreBind plugin \"VolumeBinding\": binding volumes: {e:#}"),
+        );
+        unassume(shared, pod, true);
+        return;
+    }
     let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
     let binding = json!({
         "apiVersion": "v1",
@@ -418,13 +453,11 @@ async fn bind(
         }
         Err(e) => {
             tracing::info!("binding {} to {node}: {e}", pod.key());
-            shared.cache.write().expect("cache lock").forget(&pod.uid);
-            if !matches!(&e, kube::Error::Api(s) if s.code == 404) {
-                let mut q = shared.queue.lock().expect("queue lock");
-                q.upsert(pod.clone());
-                q.failed(&pod.uid, ev::ALL);
-            }
-            shared.wake.notify_one();
+            unassume(
+                shared,
+                pod,
+                !matches!(&e, kube::Error::Api(s) if s.code == 404),
+            );
         }
     }
 }

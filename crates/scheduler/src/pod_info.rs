@@ -123,6 +123,8 @@ pub struct PodInfo {
     pub preferred_anti_affinity: Vec<(i32, AffinityTerm)>,
     pub spread: Vec<SpreadConstraint>,
     pub disks: Vec<ExclusiveDisk>,
+    /// Names of the PersistentVolumeClaims the pod's volumes use (VolumeBinding).
+    pub claims: Vec<String>,
     pub terminating: bool,
     pub finished: bool,
     /// `spec.schedulingGates` is not empty: not to be scheduled yet.
@@ -259,6 +261,13 @@ impl PodInfo {
             })
             .collect();
         let mut disks = Vec::new();
+        let claims = spec
+            .volumes
+            .iter()
+            .flatten()
+            .filter_map(|v| v.persistent_volume_claim.as_ref())
+            .map(|c| c.claim_name.clone())
+            .collect();
         for v in spec.volumes.iter().flatten() {
             if let Some(g) = &v.gce_persistent_disk {
                 disks.push(ExclusiveDisk {
@@ -332,6 +341,7 @@ impl PodInfo {
             ),
             spread,
             disks,
+            claims,
             terminating: meta.deletion_timestamp.is_some(),
             gated: spec
                 .scheduling_gates

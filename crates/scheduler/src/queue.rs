@@ -22,6 +22,8 @@ pub mod events {
     pub const NODE_UPDATE: u32 = 2;
     pub const POD_DELETE: u32 = 4;
     pub const POD_ADD: u32 = 8;
+    /// A PersistentVolumeClaim, PersistentVolume or StorageClass changed.
+    pub const VOLUME: u32 = 16;
     pub const ALL: u32 = u32::MAX;
 }
 

@@ -4,6 +4,7 @@
 
 use crate::cache::Cache;
 use crate::plugins::{self, Failure, Prepared};
+use crate::queue::events;
 use std::collections::{BTreeMap, HashMap};
 
 /// How many feasible nodes to look for among `all` (upstream's adaptive rule when
@@ -25,12 +26,34 @@ pub fn feasible_nodes_to_find(all: usize, percentage: Option<u32>) -> usize {
 pub struct Diagnosis {
     pub nodes: usize,
     pub failures: HashMap<usize, Failure>,
+    /// A PreFilter plugin rejected the pod before any node was examined (its message).
+    pub pre_filter: Option<String>,
 }
 
 impl Diagnosis {
     /// The union of the cluster changes that could help.
     pub fn wake_on(&self) -> u32 {
-        self.failures.values().fold(0, |m, f| m | f.wake_on)
+        let pre = if self.pre_filter.is_some() {
+            events::VOLUME
+        } else {
+            0
+        };
+        self.failures.values().fold(pre, |m, f| m | f.wake_on)
+    }
+
+    /// Upstream's FitError text: the PreFilter's message, else the per-node histogram
+    /// ([`fit_message`]); then `post` (preemption's own).
+    pub fn message(&self, post: Option<&str>) -> String {
+        match &self.pre_filter {
+            Some(m) => {
+                let mut msg = format!("0/{} nodes are available: {m}.", self.nodes);
+                if let Some(post) = post {
+                    msg.push_str(&format!(" {post}"));
+                }
+                msg
+            }
+            None => fit_message(self.nodes, self.failures.values(), post),
+        }
     }
 }
 
@@ -72,6 +95,13 @@ pub fn find_node(
     cursor: &mut Cursor,
     percentage: Option<u32>,
 ) -> Outcome {
+    if let Some(m) = p.pre_filter_rejection() {
+        return Outcome::NoFit(Diagnosis {
+            nodes: cache.node_count(),
+            failures: HashMap::new(),
+            pre_filter: Some(m.to_string()),
+        });
+    }
     // A pod nominated by an earlier preemption tries its node first.
     if let Some(node) = p.pod.nominated_node.as_deref().and_then(|n| cache.node(n))
         && plugins::filter(p, node).is_none()
@@ -85,6 +115,7 @@ pub fn find_node(
     let mut diagnosis = Diagnosis {
         nodes: present,
         failures: HashMap::new(),
+        pre_filter: None,
     };
     let start = if total == 0 {
         0

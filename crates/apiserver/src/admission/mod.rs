@@ -1,10 +1,12 @@
 //! Admission: changes and checks upstream's default admission plugins make to objects being
 //! created, after the resource's own defaulting and validation and before storage.
 //!
-//! Only pods are admitted so far ([`pod`]): ServiceAccount (the account and its API token
-//! volume), DefaultTolerationSeconds and Priority.
+//! Pods ([`pod`]): ServiceAccount (the account and its API token volume),
+//! DefaultTolerationSeconds and Priority. PersistentVolumeClaims ([`storage_class`]):
+//! DefaultStorageClass.
 
 mod pod;
+pub mod storage_class;
 
 use crate::handler::{Api, ApiRequest};
 use rkube_machinery::ApiError;
@@ -15,6 +17,9 @@ pub async fn admit_create(api: &Api, req: &ApiRequest, obj: &mut Value) -> Resul
     let r = req.resource;
     if r.group.is_empty() && r.plural == "pods" {
         pod::admit(api, req, obj).await?;
+    }
+    if r.group.is_empty() && r.plural == "persistentvolumeclaims" {
+        storage_class::admit(api, obj)?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod garbage_collector;
 pub mod job;
 pub mod namespace;
 pub mod node_lifecycle;
+pub mod persistent_volume;
 pub mod pod_gc;
 pub mod replicaset;
 pub mod revisions;
@@ -34,4 +35,5 @@ pub fn start_all(ctx: &Arc<Context>) {
     node_lifecycle::start(ctx);
     pod_gc::start(ctx);
     disruption::start(ctx);
+    persistent_volume::start(ctx);
 }

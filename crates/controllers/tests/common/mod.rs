@@ -41,6 +41,7 @@ impl Cluster {
             root_ca_pem: running.pki.ca_cert_pem().to_string(),
             leader_elect: true,
             identity: None,
+            local_path_root: Some(dir.path().join("storage")),
         };
         tokio::spawn(rkube_controllers::run(kcm, options));
         let admin = running

@@ -9,6 +9,7 @@ pub mod node_resources;
 pub mod simple;
 pub mod taint_toleration;
 pub mod topology_spread;
+pub mod volume_binding;
 
 use crate::cache::Cache;
 use crate::node_info::NodeInfo;
@@ -47,15 +48,34 @@ pub struct Prepared {
     affinity: Option<inter_pod_affinity::State>,
     /// Requests of pods nominated to each node with at least this pod's priority.
     reserved: HashMap<String, Resource>,
+    /// VolumeBinding's view of the pod's claims, or why it rejects the pod everywhere.
+    volumes: Result<Option<volume_binding::State>, String>,
+}
+
+impl Prepared {
+    /// A PreFilter rejection: the pod fits no node until the cluster changes.
+    pub fn pre_filter_rejection(&self) -> Option<&str> {
+        self.volumes.as_ref().err().map(String::as_str)
+    }
+
+    /// The pod's claims that wait for its node (VolumeBinding's PreBind sets it on them).
+    pub fn delayed_claims(&self) -> Vec<String> {
+        match &self.volumes {
+            Ok(Some(state)) => state.delayed_claims(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// Precompute what the filters and scores of `pod` need. `owner_selector` is the selector of
-/// the Service or controller of the pod, for default spreading.
+/// the Service or controller of the pod, for default spreading; `volumes` the claims, volumes
+/// and classes VolumeBinding reads.
 pub fn prepare(
     pod: Arc<PodInfo>,
     cache: &Cache,
     nominated: &HashMap<String, Vec<Arc<PodInfo>>>,
     owner_selector: Option<LabelSelector>,
+    volumes: &volume_binding::Volumes,
 ) -> Prepared {
     let hard: Vec<_> = pod.spread.iter().filter(|c| c.hard).cloned().collect();
     let mut soft: Vec<_> = pod.spread.iter().filter(|c| !c.hard).cloned().collect();
@@ -89,8 +109,10 @@ pub fn prepare(
             reserved.entry(node.clone()).or_default().add(&p.requests);
         }
     }
+    let volumes = volume_binding::prepare(&pod, volumes);
     Prepared {
         pod,
+        volumes,
         spread_hard,
         spread_soft,
         affinity,
@@ -141,6 +163,15 @@ pub fn filter(p: &Prepared, node: &NodeInfo) -> Option<Failure> {
             r,
             false,
             events::NODE_ADD | events::POD_DELETE,
+        ));
+    }
+    if let Ok(Some(state)) = &p.volumes
+        && let Some(r) = volume_binding::filter(state, node)
+    {
+        return Some(Failure::one(
+            r,
+            true,
+            events::VOLUME | events::NODE_ADD | events::NODE_UPDATE,
         ));
     }
     if let Some(counts) = &p.spread_hard
