@@ -31,8 +31,18 @@ pub fn json_bytes(code: u16, body: Bytes) -> Response {
 }
 
 /// The `Status` response of an error.
+///
+/// Like upstream, a retry delay in the details is also sent as `Retry-After`, which client-go
+/// honours by retrying the request itself.
 pub fn error(e: &ApiError) -> Response {
-    json(e.code, &e.to_status())
+    let mut resp = json(e.code, &e.to_status());
+    if let Some(secs) = e.details.as_ref().and_then(|d| d.retry_after_seconds)
+        && secs > 0
+    {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
 }
 
 /// Lets handlers return `Result<Response, ErrorResponse>` with `?`.

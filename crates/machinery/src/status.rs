@@ -304,6 +304,38 @@ impl ApiError {
         Self::new(503, StatusReason::ServiceUnavailable, message)
     }
 
+    /// 429 (upstream's `NewTooManyRequests`): the request may succeed later; clients honour a
+    /// non-zero `retry_after` (sent as `Retry-After` too) by retrying on their own.
+    pub fn too_many_requests(message: impl Into<String>, retry_after: i64) -> Self {
+        let mut e = Self::new(429, StatusReason::TooManyRequests, message);
+        e.details = Some(Box::new(Details {
+            retry_after_seconds: (retry_after > 0).then_some(retry_after),
+            ..Default::default()
+        }));
+        e
+    }
+
+    /// Ask the client to retry after `secs` seconds (`details.retryAfterSeconds`).
+    pub fn with_retry_after(mut self, secs: i64) -> Self {
+        self.details
+            .get_or_insert_with(Default::default)
+            .retry_after_seconds = Some(secs);
+        self
+    }
+
+    /// Add a cause to `details` (creating them if needed).
+    pub fn with_cause(mut self, reason: &str, message: impl Into<String>) -> Self {
+        self.details
+            .get_or_insert_with(Default::default)
+            .causes
+            .push(Cause {
+                reason: reason.into(),
+                message: message.into(),
+                field: String::new(),
+            });
+        self
+    }
+
     pub fn timeout(message: impl Into<String>) -> Self {
         Self::new(504, StatusReason::Timeout, message)
     }
@@ -334,7 +366,20 @@ impl ApiError {
                 let causes: Vec<Value> = d
                     .causes
                     .iter()
-                    .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+                    .map(|c| {
+                        // Each field is `omitempty` upstream.
+                        let mut cause = Map::new();
+                        for (k, v) in [
+                            ("reason", &c.reason),
+                            ("message", &c.message),
+                            ("field", &c.field),
+                        ] {
+                            if !v.is_empty() {
+                                cause.insert(k.into(), json!(v));
+                            }
+                        }
+                        Value::Object(cause)
+                    })
                     .collect();
                 details.insert("causes".into(), Value::Array(causes));
             }

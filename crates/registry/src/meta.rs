@@ -349,6 +349,28 @@ fn validate_no_new_finalizers(new: &ObjectMeta, old: &ObjectMeta, path: &FieldPa
     errs
 }
 
+/// A structured `metav1.LabelSelector` as the label-matching machinery sees it (upstream's
+/// `LabelSelectorAsSelector`); `None` when it cannot be converted (an unknown operator or invalid
+/// values), which callers treat as matching nothing, as upstream does.
+pub fn label_selector_of(
+    sel: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+) -> Option<rkube_machinery::selector::LabelSelector> {
+    let expressions: Vec<(String, String, Vec<String>)> = sel
+        .match_expressions
+        .iter()
+        .flatten()
+        .map(|r| {
+            (
+                r.key.clone(),
+                r.operator.clone(),
+                r.values.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let match_labels = sel.match_labels.clone().unwrap_or_default();
+    rkube_machinery::selector::LabelSelector::from_match(&match_labels, &expressions).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

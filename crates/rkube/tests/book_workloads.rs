@@ -1111,6 +1111,96 @@ fn pod_disruption_budget_counts_healthy_pods() {
     let row = c.ok(&["get", "pdb", "timeserver-pdb", "-n", "pdb", "--no-headers"]);
     let cols: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(cols[..4], ["timeserver-pdb", "N/A", "1", "1"], "{row}");
+
+    // With no room for replacements, the budget allows one eviction and refuses the next
+    // at once (the first took the only disruption), and a drain cannot finish.
+    for n in ["sim-node-0", "sim-node-1", "sim-node-2"] {
+        c.ok(&["cordon", n]);
+    }
+    let pods = c.pods("pdb", "pod=timeserver-pod");
+    let evict = |pod: &str| {
+        let body =
+            std::env::temp_dir().join(format!("rkube-evict-{}-{pod}.json", std::process::id()));
+        std::fs::write(
+            &body,
+            format!(r#"{{"apiVersion":"policy/v1","kind":"Eviction","metadata":{{"name":"{pod}","namespace":"pdb"}}}}"#),
+        )
+        .unwrap();
+        let path = format!("/api/v1/namespaces/pdb/pods/{pod}/eviction");
+        let out = c.kubectl(&["create", "--raw", &path, "-f", body.to_str().unwrap()]);
+        let _ = std::fs::remove_file(&body);
+        out
+    };
+    let first = evict(&pods[0].0);
+    assert!(first.success, "{}", first.all());
+    assert!(
+        first.stdout.contains(r#""status":"Success""#),
+        "{}",
+        first.stdout
+    );
+    let second = evict(&pods[1].0);
+    assert!(!second.success, "{}", second.all());
+    assert!(
+        second.stderr.contains(
+            "Error from server (TooManyRequests): Cannot evict pod as it would violate the pod's disruption budget."
+        ),
+        "{}",
+        second.stderr
+    );
+    c.eventually("PDB status after one eviction", || {
+        let s = c.jsonpath(
+            "pdb",
+            &["pdb", "timeserver-pdb"],
+            "{.status.currentHealthy} {.status.desiredHealthy} {.status.disruptionsAllowed} {.status.conditions[0].reason}",
+        );
+        (s == "2 2 0 InsufficientPods").then_some(())
+    });
+    let stuck = c.kubectl(&[
+        "drain",
+        &pods[1].2,
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        "--timeout=8s",
+    ]);
+    assert!(!stuck.success, "{}", stuck.all());
+    assert!(
+        stuck.stderr.contains(&format!(
+            "error when evicting pods/\"{}\" -n \"pdb\" (will retry after 5s): Cannot evict pod as it would violate the pod's disruption budget.",
+            pods[1].0
+        )),
+        "{}",
+        stuck.stderr
+    );
+    assert!(
+        c.pods("pdb", "pod=timeserver-pod")
+            .iter()
+            .any(|(name, _, _)| name == &pods[1].0),
+        "the refused pod is still there"
+    );
+    // Two budgets over one pod: upstream refuses to choose.
+    c.ok(&[
+        "create",
+        "pdb",
+        "extra",
+        "-n",
+        "pdb",
+        "--selector=pod=timeserver-pod",
+        "--min-available=1",
+    ]);
+    let ambiguous = evict(&pods[1].0);
+    assert!(
+        ambiguous.stderr.contains(
+            "Error from server: This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
+        ),
+        "{}",
+        ambiguous.all()
+    );
+    c.ok(&["delete", "pdb", "extra", "-n", "pdb"]);
+    for n in ["sim-node-0", "sim-node-1", "sim-node-2"] {
+        c.ok(&["uncordon", n]);
+    }
+    c.rolled_out("pdb", "timeserver", 3);
+
     // A drain evicts through the budget and waits for replacements: it finishes, and the
     // Deployment is whole again on the remaining nodes.
     let node = c.pods("pdb", "pod=timeserver-pod")[0].2.clone();

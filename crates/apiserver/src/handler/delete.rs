@@ -44,40 +44,46 @@ pub struct DeleteOptions {
 }
 
 impl DeleteOptions {
-    pub fn from_request(req: &ApiRequest) -> Result<Self, ApiError> {
+    /// The options a `DeleteOptions` object carries (a delete's body, or an Eviction's
+    /// `deleteOptions`).
+    pub fn from_body(body: &Value) -> Self {
         let mut o = DeleteOptions {
-            dry_run: req.query.dry_run()?,
+            grace_period: body.get("gracePeriodSeconds").and_then(Value::as_i64),
+            propagation: body
+                .get("propagationPolicy")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             ..Default::default()
         };
-        if !req.body.is_empty() {
+        if body.get("orphanDependents").and_then(Value::as_bool) == Some(true)
+            && o.propagation.is_none()
+        {
+            o.propagation = Some("Orphan".into());
+        }
+        if let Some(p) = body.get("preconditions") {
+            o.precondition_uid = p.get("uid").and_then(Value::as_str).map(str::to_string);
+            o.precondition_rv = p
+                .get("resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
+        o.dry_run = body
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v == "All"));
+        o
+    }
+
+    pub fn from_request(req: &ApiRequest) -> Result<Self, ApiError> {
+        let mut o = if req.body.is_empty() {
+            DeleteOptions::default()
+        } else {
             let body: Value = serde_json::from_slice(&req.body).map_err(|e| {
                 ApiError::bad_request(format!("unable to decode DeleteOptions: {e}"))
             })?;
-            o.grace_period = body.get("gracePeriodSeconds").and_then(Value::as_i64);
-            o.propagation = body
-                .get("propagationPolicy")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            if body.get("orphanDependents").and_then(Value::as_bool) == Some(true)
-                && o.propagation.is_none()
-            {
-                o.propagation = Some("Orphan".into());
-            }
-            if let Some(p) = body.get("preconditions") {
-                o.precondition_uid = p.get("uid").and_then(Value::as_str).map(str::to_string);
-                o.precondition_rv = p
-                    .get("resourceVersion")
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-            }
-            if body
-                .get("dryRun")
-                .and_then(Value::as_array)
-                .is_some_and(|a| a.iter().any(|v| v == "All"))
-            {
-                o.dry_run = true;
-            }
-        }
+            DeleteOptions::from_body(&body)
+        };
+        o.dry_run |= req.query.dry_run()?;
         if let Some(g) = req.query.int("gracePeriodSeconds")? {
             o.grace_period = Some(g);
         }

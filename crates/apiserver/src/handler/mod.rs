@@ -4,6 +4,7 @@
 
 mod create;
 mod delete;
+mod eviction;
 mod owner_refs;
 mod patch_validation;
 mod read;

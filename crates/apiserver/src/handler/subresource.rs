@@ -24,7 +24,7 @@ pub async fn handle(api: &Api, req: ApiRequest, sub: &str) -> Result<Response, A
         ("status", "patch") => super::update::patch(api, &req, Target::Status).await,
         ("scale", _) => scale(api, &req, verb).await,
         ("binding", "create") => bind(api, &req).await,
-        ("eviction", "create") => evict(api, &req).await,
+        ("eviction", "create") => super::eviction::evict(api, &req).await,
         ("finalize", "update") => finalize(api, &req).await,
         _ => Err(ApiError::service_unavailable(format!(
             "the {sub} subresource of {} is not available yet: it needs a node agent",
@@ -241,28 +241,6 @@ fn set_condition(pod: &mut Value, kind: &str, status: &str) {
         json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": now}),
     );
     pod["status"]["conditions"] = Value::Array(conds);
-}
-
-/// `pods/eviction`: delete the pod (disruption budgets are honoured once their controller exists).
-async fn evict(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
-    let eviction: Value = if req.body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(&req.body)
-            .map_err(|e| ApiError::bad_request(format!("unable to decode Eviction: {e}")))?
-    };
-    let mut opts = super::delete::DeleteOptions {
-        dry_run: req.query.dry_run()?,
-        ..Default::default()
-    };
-    if let Some(d) = eviction.get("deleteOptions") {
-        opts.grace_period = d.get("gracePeriodSeconds").and_then(Value::as_i64);
-    }
-    super::delete::delete_object(api, req, req.name(), &opts).await?;
-    Ok(crate::http::json(
-        201,
-        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
-    ))
 }
 
 /// `namespaces/finalize`: replace `spec.finalizers` (the namespace controller's last step).

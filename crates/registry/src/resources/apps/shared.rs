@@ -112,29 +112,9 @@ pub(crate) fn selector_is_unset(sel: &LabelSelector) -> bool {
     sel.match_labels.is_none() && sel.match_expressions.is_none()
 }
 
-/// The selector as the label-matching machinery sees it (upstream's
-/// `LabelSelectorAsSelector`); `None` when it cannot be converted (an unknown operator or
-/// invalid values), in which case upstream skips the checks that match labels.
-fn as_selector(sel: &LabelSelector) -> Option<rkube_machinery::selector::LabelSelector> {
-    let expressions: Vec<(String, String, Vec<String>)> = sel
-        .match_expressions
-        .iter()
-        .flatten()
-        .map(|r| {
-            (
-                r.key.clone(),
-                r.operator.clone(),
-                r.values.clone().unwrap_or_default(),
-            )
-        })
-        .collect();
-    let match_labels = sel.match_labels.clone().unwrap_or_default();
-    rkube_machinery::selector::LabelSelector::from_match(&match_labels, &expressions).ok()
-}
-
 /// Whether `sel` can be turned into a label selector at all.
 pub(crate) fn selector_is_convertible(sel: &LabelSelector) -> bool {
-    as_selector(sel).is_some()
+    crate::meta::label_selector_of(sel).is_some()
 }
 
 /// Whether a structured selector selects an object with `labels` (`matchLabels` and every
@@ -144,7 +124,7 @@ pub(crate) fn selector_matches(
     labels: Option<&BTreeMap<String, String>>,
 ) -> bool {
     let empty = BTreeMap::new();
-    as_selector(sel).is_some_and(|s| s.matches(labels.unwrap_or(&empty)))
+    crate::meta::label_selector_of(sel).is_some_and(|s| s.matches(labels.unwrap_or(&empty)))
 }
 
 /// The error for a changed `spec.selector`, which workloads may never change.
