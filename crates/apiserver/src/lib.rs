@@ -27,6 +27,7 @@ pub mod services;
 pub mod storage;
 pub mod table;
 pub mod watchcache;
+pub mod write_behind;
 
 use anyhow::Context;
 use rkube_store::Store;

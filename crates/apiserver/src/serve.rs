@@ -204,7 +204,8 @@ async fn handle_connection(
         req.extensions_mut().insert(info.clone());
         app.clone().oneshot(req)
     });
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+    let io = crate::write_behind::WriteBehind::new(tls);
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
     tokio::select! {
         r = conn.as_mut() => {

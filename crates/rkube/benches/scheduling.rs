@@ -7,6 +7,9 @@
 //! - sim-nodes' resident memory with BENCH_SIM_NODES (5,000) nodes running BENCH_SIM_PODS
 //!   (100,000) pods (bound directly through `spec.nodeName`), and how long they took to run.
 //!
+//! The scheduler half also prints the CPU time per pod of each process. Like upstream's
+//! scheduler_perf, its server runs without controllers (BENCH_CONTROLLERS=1 keeps them).
+//!
 //! Set BENCH_SKIP_SIM=1 or BENCH_SKIP_SCHED=1 to run one half.
 
 use futures::{StreamExt, TryStreamExt};
@@ -65,6 +68,29 @@ fn memory_mib(pid: u32) -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// CPU seconds (user + system) a process has used, from /proc/PID/stat; `pid` 0 means this
+/// benchmark process.
+fn cpu_seconds(pid: u32) -> f64 {
+    let path = if pid == 0 {
+        "/proc/self/stat".to_string()
+    } else {
+        format!("/proc/{pid}/stat")
+    };
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz.max(1.0)
+}
+
 fn spawn(args: &[&str], log: &Path) -> Proc {
     let log = std::fs::File::create(log).unwrap();
     let level = if args[0] == "scheduler" {
@@ -83,22 +109,23 @@ fn spawn(args: &[&str], log: &Path) -> Proc {
     )
 }
 
-async fn start_server(dir: &Path) -> (Proc, PathBuf, kube::Client) {
+async fn start_server(dir: &Path, controllers: bool) -> (Proc, PathBuf, kube::Client) {
     let port = free_port().to_string();
-    let server = spawn(
-        &[
-            "server",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--bind-address",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--disable-agent",
-            "--disable-scheduler",
-        ],
-        &dir.join("server.log"),
-    );
+    let mut args = vec![
+        "server",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--bind-address",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--disable-agent",
+        "--disable-scheduler",
+    ];
+    if !controllers {
+        args.push("--disable-controllers");
+    }
+    let server = spawn(&args, &dir.join("server.log"));
     let kubeconfig = dir.join("admin.kubeconfig");
     for _ in 0..300 {
         if kubeconfig.exists() {
@@ -227,8 +254,9 @@ async fn bench_scheduler(nodes: usize, pods: usize) {
         .prefix("rkube-bench")
         .tempdir()
         .unwrap();
-    let (_server, kubeconfig, client) = start_server(dir.path()).await;
-    let (_sim, reg) = start_nodes(dir.path(), &kubeconfig, &client, nodes, false).await;
+    let controllers = std::env::var("BENCH_CONTROLLERS").is_ok();
+    let (server, kubeconfig, client) = start_server(dir.path(), controllers).await;
+    let (sim, reg) = start_nodes(dir.path(), &kubeconfig, &client, nodes, false).await;
     let created = create_pods(&client, pods, |_| None).await;
     println!(
         "scheduler  {nodes:>5} nodes: registered in {:.1}s; {pods} pending pods created in {:.1}s ({:.0}/s)",
@@ -236,6 +264,7 @@ async fn bench_scheduler(nodes: usize, pods: usize) {
         created.as_secs_f64(),
         pods as f64 / created.as_secs_f64()
     );
+    let cpu_before = [server.pid(), sim.pid(), 0].map(cpu_seconds);
     let started = Instant::now();
     let scheduler = spawn(
         &["scheduler", "--kubeconfig", kubeconfig.to_str().unwrap()],
@@ -254,6 +283,21 @@ async fn bench_scheduler(nodes: usize, pods: usize) {
                 pods as f64 / total.as_secs_f64(),
                 steady.as_secs_f64(),
                 pods as f64 / steady.as_secs_f64().max(1e-3)
+            );
+            let cpu = [server.pid(), sim.pid(), 0].map(cpu_seconds);
+            let per_pod = |secs: f64| secs * 1e6 / pods as f64;
+            println!(
+                "scheduler  {nodes:>5} nodes: CPU per pod: scheduler {:.0} µs, server {:.0} µs, \
+                 sim-nodes {:.0} µs, benchmark's watcher {:.0} µs{}",
+                per_pod(cpu_seconds(scheduler.pid())),
+                per_pod(cpu[0] - cpu_before[0]),
+                per_pod(cpu[1] - cpu_before[1]),
+                per_pod(cpu[2] - cpu_before[2]),
+                if controllers {
+                    " (server with controllers)"
+                } else {
+                    ""
+                },
             );
             let log = std::fs::read_to_string(dir.path().join("scheduler.log")).unwrap_or_default();
             if let Some(line) = log.lines().find(|l| l.contains("scheduling queue drained")) {
@@ -278,7 +322,7 @@ async fn bench_sim_nodes(nodes: usize, pods: usize) {
         .prefix("rkube-bench")
         .tempdir()
         .unwrap();
-    let (_server, kubeconfig, client) = start_server(dir.path()).await;
+    let (_server, kubeconfig, client) = start_server(dir.path(), true).await;
     let (sim, reg) = start_nodes(dir.path(), &kubeconfig, &client, nodes, true).await;
     let (rss0, _) = memory_mib(sim.pid());
     println!(

@@ -40,9 +40,14 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    // Without the LIFO slot, a task woken by another (an HTTP/2 connection woken by each of
+    // its watch streams) runs after the tasks already queued instead of at once, so one
+    // event for many watchers on one connection goes out in one write, not one per watcher.
+    #[cfg(tokio_unstable)]
+    builder.disable_lifo_slot();
+    let runtime = builder.build()?;
     match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
         Command::SimNodes(args) => runtime.block_on(sim_nodes::run(args)),

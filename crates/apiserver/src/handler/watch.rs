@@ -168,6 +168,14 @@ impl WatchState {
             return Some(batch.finish());
         }
         loop {
+            // Events already waiting go out without touching the timers (which cost more than
+            // the event when a thousand watchers wake together); the deadline still holds.
+            if tokio::time::Instant::now() >= self.deadline.deadline() {
+                return None;
+            }
+            if self.drain_ready(&mut batch) {
+                return Some(batch.finish());
+            }
             let bookmarks = &mut self.bookmarks;
             let ticker = async {
                 match bookmarks.as_mut() {
@@ -183,24 +191,30 @@ impl WatchState {
                 ev = self.live.recv() => {
                     self.take(ev.ok()?, &mut batch);
                     // Whatever else is already waiting goes out in the same chunk.
-                    while batch.len < MAX_CHUNK {
-                        match self.live.try_recv() {
-                            Ok(e) => self.take(e, &mut batch),
-                            Err(TryRecvError::Empty) => break,
-                            // Too slow or closed: end the stream once this chunk is out; the
-                            // client resumes from its last revision.
-                            Err(_) => {
-                                self.deadline = Box::pin(tokio::time::sleep(Duration::ZERO));
-                                break;
-                            }
-                        }
-                    }
+                    self.drain_ready(&mut batch);
                     if batch.len > 0 {
                         return Some(batch.finish());
                     }
                 }
             }
         }
+    }
+
+    /// Add the events already waiting to `batch` (up to a chunk); whether it holds any.
+    fn drain_ready(&mut self, batch: &mut Batch) -> bool {
+        while batch.len < MAX_CHUNK {
+            match self.live.try_recv() {
+                Ok(e) => self.take(e, batch),
+                Err(TryRecvError::Empty) => break,
+                // Too slow or closed: end the stream once this chunk is out; the client
+                // resumes from its last revision.
+                Err(_) => {
+                    self.deadline = Box::pin(tokio::time::sleep(Duration::ZERO));
+                    break;
+                }
+            }
+        }
+        batch.len > 0
     }
 
     fn take(&mut self, e: Arc<CacheEvent>, batch: &mut Batch) {
