@@ -1,6 +1,7 @@
 //! `rkube`: Kubernetes in one binary. This file only parses the command line and hands over to
 //! the component crates.
 
+mod allocator;
 mod controller_manager;
 mod scheduler;
 mod server;
@@ -32,6 +33,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    allocator::tune();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RKUBE_LOG")
@@ -40,14 +42,9 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.enable_all();
-    // Without the LIFO slot, a task woken by another (an HTTP/2 connection woken by each of
-    // its watch streams) runs after the tasks already queued instead of at once, so one
-    // event for many watchers on one connection goes out in one write, not one per watcher.
-    #[cfg(tokio_unstable)]
-    builder.disable_lifo_slot();
-    let runtime = builder.build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
         Command::SimNodes(args) => runtime.block_on(sim_nodes::run(args)),
