@@ -11,6 +11,7 @@ pub mod byte_fields;
 pub mod catalog;
 pub mod conversion;
 pub mod discovery;
+pub mod field_source;
 pub mod meta;
 pub mod openapi;
 pub mod patch_meta;

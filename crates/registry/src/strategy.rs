@@ -107,6 +107,11 @@ pub trait TypedStrategy: Send + Sync + 'static {
     /// Field selectors beyond metadata.name and metadata.namespace.
     const FIELDS: &'static [&'static str] = &[];
 
+    /// The JSON paths [`TypedStrategy::field_values`] reads (see [`crate::field_source`]);
+    /// empty means the top-level fields named by [`TypedStrategy::FIELDS`], whole. Resources
+    /// with large objects name exactly what they read, so a write decodes only that.
+    const FIELD_SOURCES: &'static [&'static str] = &[];
+
     /// Upstream's defaulting (`SetDefaults_*`), applied on create and update.
     fn default(&self, _obj: &mut Self::Object) {}
 
@@ -140,6 +145,19 @@ pub struct Typed<S> {
 }
 
 impl<S: TypedStrategy> Typed<S> {
+    /// What [`crate::field_source`] keeps of an object for its field-selector values.
+    fn field_sources() -> Vec<&'static str> {
+        if !S::FIELD_SOURCES.is_empty() {
+            return S::FIELD_SOURCES.to_vec();
+        }
+        let mut tops: Vec<&'static str> = S::FIELDS
+            .iter()
+            .map(|f| f.split_once('.').map_or(*f, |(top, _)| top))
+            .collect();
+        tops.dedup();
+        tops
+    }
+
     fn parse_typed(&self, v: &Value) -> Result<S::Object, String> {
         serde_json::from_value(v.clone()).map_err(|e| e.to_string())
     }
@@ -250,7 +268,8 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
         if S::FIELDS.is_empty() {
             return Vec::new();
         }
-        match self.parse_typed(object) {
+        let pruned = crate::field_source::select(object, &Self::field_sources());
+        match serde_json::from_value::<S::Object>(pruned) {
             Ok(t) => self.rules.field_values(&t),
             Err(_) => Vec::new(),
         }
@@ -260,7 +279,8 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
         if S::FIELDS.is_empty() {
             return Vec::new();
         }
-        match serde_json::from_slice::<S::Object>(json) {
+        let pruned = crate::field_source::read(json, &Self::field_sources());
+        match pruned.and_then(serde_json::from_value::<S::Object>) {
             Ok(t) => self.rules.field_values(&t),
             Err(_) => Vec::new(),
         }

@@ -42,8 +42,10 @@ pub(crate) async fn follow<K, S>(
     }
 }
 
+/// Like client-go's reflectors, the first list asks for resourceVersion 0, which the API server
+/// answers from its watch cache instead of paging through the store.
 fn cfg() -> watcher::Config {
-    watcher::Config::default().page_size(5000)
+    watcher::Config::default().any_semantic()
 }
 
 /// Start every watch.

@@ -38,7 +38,7 @@ fn name_of<K: kube::Resource>(o: &K) -> String {
 /// Watch claims, volumes and classes into `shared.volumes` (sync bits 3, 4 and 5); every change
 /// may make a parked pod schedulable.
 pub fn watches(shared: Arc<Shared>, client: kube::Client) -> Vec<tokio::task::JoinHandle<()>> {
-    let cfg = || watcher::Config::default().page_size(5000);
+    let cfg = || watcher::Config::default().any_semantic();
     let mut tasks = Vec::new();
     let (s1, s2, s3) = (shared.clone(), shared.clone(), shared.clone());
     tasks.push(tokio::spawn(follow(

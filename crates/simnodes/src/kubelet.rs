@@ -110,7 +110,7 @@ impl Kubelet {
             api,
             watcher::Config::default()
                 .fields("spec.nodeName!=")
-                .page_size(1000),
+                .any_semantic(),
         );
         let mut stream = std::pin::pin!(stream);
         loop {

@@ -43,9 +43,11 @@ impl<K> Informer<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    /// Start watching every object of the type `api` addresses (usually cluster-wide).
+    /// Start watching every object of the type `api` addresses (usually cluster-wide). Like
+    /// client-go's reflectors, the first list asks for resourceVersion 0, which the API server
+    /// answers from its watch cache instead of paging through the store.
     pub fn start(api: Api<K>) -> Arc<Self> {
-        Self::start_with(api, watcher::Config::default())
+        Self::start_with(api, watcher::Config::default().any_semantic())
     }
 
     /// Start watching the objects `config` selects.

@@ -53,6 +53,16 @@ impl TypedStrategy for PodStrategy {
         "status.podIP",
         "status.nominatedNodeName",
     ];
+    const FIELD_SOURCES: &'static [&'static str] = &[
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "spec.hostNetwork",
+        "status.phase",
+        "status.podIPs",
+        "status.nominatedNodeName",
+    ];
 
     fn default(&self, pod: &mut Pod) {
         defaults::default_pod(pod);

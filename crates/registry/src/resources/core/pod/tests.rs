@@ -211,3 +211,26 @@ fn shared_template_entry_points() {
         errs.aggregate_message()
     );
 }
+
+/// The field-selector values read from the pruned JSON (what the watch cache records on every
+/// write) are the ones the whole pod gives.
+#[test]
+fn field_values_from_pruned_json_match_the_whole_pod() {
+    use crate::strategy::TypedStrategy;
+    let mut object = pod(json!({
+        "containers": [{"name": "c", "image": "busybox"}],
+        "nodeName": "n1", "restartPolicy": "OnFailure", "schedulerName": "s",
+        "serviceAccountName": "sa", "hostNetwork": true,
+    }));
+    object["status"] = json!({"phase": "Running", "podIP": "10.1.0.5",
+        "podIPs": [{"ip": "10.1.0.5"}, {"ip": "fd00::5"}], "nominatedNodeName": "n2"});
+    let info = crate::catalog::find("", "v1", "pods").unwrap();
+    let strategy = crate::strategy_for(info).unwrap();
+    let typed: k8s_openapi::api::core::v1::Pod = serde_json::from_value(object.clone()).unwrap();
+    let whole = super::PodStrategy.field_values(&typed);
+    assert_eq!(whole[0], ("spec.nodeName", "n1".to_string()));
+    assert!(whole.contains(&("status.podIP", "10.1.0.5".to_string())));
+    let bytes = serde_json::to_vec(&object).unwrap();
+    assert_eq!(strategy.selectable_fields_of_json(&bytes), whole);
+    assert_eq!(strategy.selectable_fields(&object), whole);
+}
