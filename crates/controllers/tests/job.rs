@@ -5,9 +5,10 @@ mod common;
 use common::{Cluster, eventually, finish};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ListParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
+use std::time::{Duration, Instant};
 
 fn job(name: &str, spec: serde_json::Value) -> Job {
     let mut s = json!({"template": {"spec": {"restartPolicy": "Never",
@@ -217,4 +218,423 @@ async fn an_indexed_job_gives_each_pod_its_index() {
         }
     })
     .await;
+}
+
+// ---- helpers for the tests below ----
+
+fn condition(j: &Job, t: &str) -> Option<k8s_openapi::api::batch::v1::JobCondition> {
+    j.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == t)
+        .cloned()
+}
+
+/// Wait until the Job has a True condition of type `t`.
+async fn wait_condition(jobs: &Api<Job>, name: &str, t: &str, secs: u64) -> Job {
+    eventually(secs, &format!("{name} {t}"), || async {
+        let j = jobs.get(name).await.unwrap();
+        if condition(&j, t).is_some_and(|c| c.status == "True") {
+            Ok(j)
+        } else {
+            Err(format!("{:?}", j.status))
+        }
+    })
+    .await
+}
+
+/// All pods of a Job, finished or not.
+async fn pods_of(pods: &Api<Pod>, job: &str) -> Vec<Pod> {
+    pods.list(&ListParams::default().labels(&format!("job-name={job}")))
+        .await
+        .unwrap()
+        .items
+}
+
+/// The kubelet's report of a pod whose container `c` exited with `code` just now.
+async fn exit_with(pods: &Api<Pod>, name: &str, code: i32) {
+    let now = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap()
+        .to_string();
+    let phase = if code == 0 { "Succeeded" } else { "Failed" };
+    let status = json!({"status": {"phase": phase, "containerStatuses": [{
+        "name": "c", "ready": false, "restartCount": 0, "image": "busybox:1.36", "imageID": "",
+        "state": {"terminated": {"exitCode": code, "startedAt": now, "finishedAt": now}}}]}});
+    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("patching pod status");
+}
+
+/// A pod failed with condition `t` True (as the kubelet or an eviction would report it).
+async fn fail_with_condition(pods: &Api<Pod>, name: &str, t: &str) {
+    let now = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap()
+        .to_string();
+    let status = json!({"status": {"phase": "Failed", "conditions": [
+        {"type": t, "status": "True", "lastTransitionTime": now}]}});
+    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("patching pod status");
+}
+
+/// A new active pod of the job other than those in `seen`; when it appeared.
+async fn next_pod(pods: &Api<Pod>, job: &str, seen: &[String], secs: u64) -> (Pod, Instant) {
+    eventually(secs, &format!("a new pod of {job}"), || async {
+        let fresh: Vec<Pod> = pods_of(pods, job)
+            .await
+            .into_iter()
+            .filter(|p| !seen.contains(&p.name_any()) && p.metadata.deletion_timestamp.is_none())
+            .collect();
+        match fresh.as_slice() {
+            [one] => Ok((one.clone(), Instant::now())),
+            other => Err(format!("{} new pods", other.len())),
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn active_deadline_fails_the_job_and_deletes_its_pods() {
+    let c = Cluster::start().await;
+    let jobs: Api<Job> = c.api();
+    let pods: Api<Pod> = c.api();
+    jobs.create(
+        &PostParams::default(),
+        &job(
+            "late",
+            json!({"completions": 2, "parallelism": 2, "activeDeadlineSeconds": 3}),
+        ),
+    )
+    .await
+    .unwrap();
+    active_pods(&pods, "late", 2).await;
+    let j = wait_condition(&jobs, "late", "Failed", 20).await;
+    let failed = condition(&j, "Failed").unwrap();
+    assert_eq!(failed.reason.as_deref(), Some("DeadlineExceeded"));
+    assert_eq!(
+        failed.message.as_deref(),
+        Some("Job was active longer than specified deadline")
+    );
+    let target = condition(&j, "FailureTarget").unwrap();
+    assert_eq!(target.reason.as_deref(), Some("DeadlineExceeded"));
+    let s = j.status.unwrap();
+    // The running pods were deleted and counted as failed.
+    assert_eq!(
+        (s.active, s.failed, s.terminating),
+        (Some(0), Some(2), Some(0))
+    );
+    eventually(20, "pods gone", || async {
+        let left = pods_of(&pods, "late").await.len();
+        if left == 0 {
+            Ok(())
+        } else {
+            Err(format!("{left} pods"))
+        }
+    })
+    .await;
+    let events = common::events(&c.client, "default", "late", "DeadlineExceeded").await;
+    assert_eq!(
+        events,
+        vec!["Job was active longer than specified deadline"]
+    );
+}
+
+#[tokio::test]
+async fn a_finished_job_is_deleted_after_its_ttl() {
+    let c = Cluster::start().await;
+    let jobs: Api<Job> = c.api();
+    let pods: Api<Pod> = c.api();
+    jobs.create(
+        &PostParams::default(),
+        &job("brief", json!({"ttlSecondsAfterFinished": 2})),
+    )
+    .await
+    .unwrap();
+    let p = active_pods(&pods, "brief", 1).await;
+    finish(&pods, &p[0].name_any(), "Succeeded").await;
+    wait_condition(&jobs, "brief", "Complete", 20).await;
+    // Still there right after finishing; gone (with its pod) a little after the TTL.
+    assert!(jobs.get_opt("brief").await.unwrap().is_some());
+    eventually(30, "job deleted", || async {
+        match jobs.get_opt("brief").await.unwrap() {
+            None => Ok(()),
+            Some(j) => Err(format!(
+                "deletionTimestamp {:?}",
+                j.metadata.deletion_timestamp
+            )),
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn suspending_deletes_pods_and_resuming_restarts_the_clock() {
+    let c = Cluster::start().await;
+    let jobs: Api<Job> = c.api();
+    let pods: Api<Pod> = c.api();
+    jobs.create(
+        &PostParams::default(),
+        &job("pausable", json!({"completions": 4, "parallelism": 2})),
+    )
+    .await
+    .unwrap();
+    let first = active_pods(&pods, "pausable", 2).await;
+    let started = eventually(10, "startTime", || async {
+        let s = jobs
+            .get("pausable")
+            .await
+            .unwrap()
+            .status
+            .unwrap_or_default();
+        s.start_time.map(|t| t.0).ok_or_else(|| "none".to_string())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let suspend = |on: bool| json!({"spec": {"suspend": on}});
+    jobs.patch(
+        "pausable",
+        &PatchParams::default(),
+        &Patch::Merge(suspend(true)),
+    )
+    .await
+    .unwrap();
+    let j = wait_condition(&jobs, "pausable", "Suspended", 20).await;
+    let cond = condition(&j, "Suspended").unwrap();
+    assert_eq!(
+        (cond.reason.as_deref(), cond.message.as_deref()),
+        (Some("JobSuspended"), Some("Job suspended"))
+    );
+    eventually(20, "pods deleted", || async {
+        let left = pods_of(&pods, "pausable").await.len();
+        let s = jobs
+            .get("pausable")
+            .await
+            .unwrap()
+            .status
+            .unwrap_or_default();
+        if left == 0 && s.active == Some(0) {
+            Ok(())
+        } else {
+            Err(format!("{left} pods, {s:?}"))
+        }
+    })
+    .await;
+    // Pods deleted for a suspension are not failures.
+    let s = jobs.get("pausable").await.unwrap().status.unwrap();
+    assert_eq!(s.failed.unwrap_or(0), 0, "{s:?}");
+    assert_eq!(
+        common::events(&c.client, "default", "pausable", "Suspended").await,
+        vec!["Job suspended"]
+    );
+
+    jobs.patch(
+        "pausable",
+        &PatchParams::default(),
+        &Patch::Merge(suspend(false)),
+    )
+    .await
+    .unwrap();
+    let resumed = eventually(20, "resumed", || async {
+        let j = jobs.get("pausable").await.unwrap();
+        match condition(&j, "Suspended") {
+            Some(c) if c.status == "False" => Ok(j),
+            _ => Err(format!("{:?}", j.status)),
+        }
+    })
+    .await;
+    let cond = condition(&resumed, "Suspended").unwrap();
+    assert_eq!(
+        (cond.reason.as_deref(), cond.message.as_deref()),
+        (Some("JobResumed"), Some("Job resumed"))
+    );
+    let restarted = resumed.status.unwrap().start_time.unwrap().0;
+    assert!(restarted > started, "{restarted} should be after {started}");
+    let second = active_pods(&pods, "pausable", 2).await;
+    assert!(
+        second
+            .iter()
+            .all(|p| first.iter().all(|f| f.uid() != p.uid()))
+    );
+}
+
+#[tokio::test]
+async fn a_fail_job_rule_on_exit_codes_fails_the_job() {
+    let c = Cluster::start().await;
+    let jobs: Api<Job> = c.api();
+    let pods: Api<Pod> = c.api();
+    let policy = json!({"rules": [{"action": "FailJob",
+        "onExitCodes": {"containerName": "c", "operator": "In", "values": [42]}}]});
+    jobs.create(
+        &PostParams::default(),
+        &job(
+            "strict",
+            json!({"completions": 2, "parallelism": 2, "podFailurePolicy": policy}),
+        ),
+    )
+    .await
+    .unwrap();
+    let running = active_pods(&pods, "strict", 2).await;
+    let culprit = running[0].name_any();
+    exit_with(&pods, &culprit, 42).await;
+    // The other pod is deleted (its finalizer goes, as the Job is ending).
+    let other = running[1].name_any();
+    eventually(20, "other pod gone", || async {
+        match pods.get_opt(&other).await.unwrap() {
+            Some(p) => Err(format!("{:?}", p.metadata.deletion_timestamp)),
+            None => Ok(()),
+        }
+    })
+    .await;
+    let j = wait_condition(&jobs, "strict", "Failed", 20).await;
+    let failed = condition(&j, "Failed").unwrap();
+    let message = format!(
+        "Container c for pod default/{culprit} failed with exit code 42 matching FailJob rule at index 0"
+    );
+    assert_eq!(failed.reason.as_deref(), Some("PodFailurePolicy"));
+    assert_eq!(failed.message.as_deref(), Some(message.as_str()));
+    assert_eq!(
+        condition(&j, "FailureTarget").unwrap().reason.as_deref(),
+        Some("PodFailurePolicy")
+    );
+}
+
+#[tokio::test]
+async fn a_fail_job_rule_on_pod_conditions_fails_the_job() {
+    let c = Cluster::start().await;
+    let jobs: Api<Job> = c.api();
+    let pods: Api<Pod> = c.api();
+    let policy = json!({"rules": [{"action": "FailJob",
+        "onPodConditions": [{"type": "DisruptionTarget"}]}]});
+    jobs.create(
+        &PostParams::default(),
+        &job("fragile", json!({"podFailurePolicy": policy})),
+    )
+    .await
+    .unwrap();
+    let p = active_pods(&pods, "fragile", 1).await;
+    fail_with_condition(&pods, &p[0].name_any(), "DisruptionTarget").await;
+    let j = wait_condition(&jobs, "fragile", "Failed", 20).await;
+    let failed = condition(&j, "Failed").unwrap();
+    let message = format!(
+        "Pod default/{} has condition DisruptionTarget matching FailJob rule at index 0",
+        p[0].name_any()
+    );
+    assert_eq!(failed.reason.as_deref(), Some("PodFailurePolicy"));
+    assert_eq!(failed.message.as_deref(), Some(message.as_str()));
+}
+
+#[tokio::test]
+async fn ignored_failures_do_not_count_and_counted_ones_do() {
+    let c = Cluster::start().await;
+    let jobs: Api<Job> = c.api();
+    let pods: Api<Pod> = c.api();
+    let policy = json!({"rules": [
+        {"action": "Ignore", "onExitCodes": {"operator": "In", "values": [1]}},
+        {"action": "Count", "onExitCodes": {"operator": "In", "values": [2]}},
+    ]});
+    jobs.create(
+        &PostParams::default(),
+        &job(
+            "lenient",
+            json!({"backoffLimit": 0, "podFailurePolicy": policy}),
+        ),
+    )
+    .await
+    .unwrap();
+    let first = active_pods(&pods, "lenient", 1).await[0].name_any();
+    exit_with(&pods, &first, 1).await;
+    // Ignored: a replacement comes and the Job goes on despite backoffLimit 0.
+    let (second, _) = next_pod(&pods, "lenient", std::slice::from_ref(&first), 25).await;
+    let j = jobs.get("lenient").await.unwrap();
+    assert_eq!(j.status.as_ref().unwrap().failed.unwrap_or(0), 0);
+    assert!(condition(&j, "FailureTarget").is_none());
+    exit_with(&pods, &second.name_any(), 2).await;
+    let j = wait_condition(&jobs, "lenient", "Failed", 20).await;
+    assert_eq!(
+        condition(&j, "Failed").unwrap().reason.as_deref(),
+        Some("BackoffLimitExceeded")
+    );
+    assert_eq!(j.status.unwrap().failed, Some(1));
+}
+
+#[tokio::test]
+async fn back_off_doubles_per_failure_and_resets_after_a_success() {
+    let c = Cluster::start().await;
+    let jobs: Api<Job> = c.api();
+    let pods: Api<Pod> = c.api();
+    jobs.create(
+        &PostParams::default(),
+        &job("flaky", json!({"completions": 3, "parallelism": 1})),
+    )
+    .await
+    .unwrap();
+    let mut seen = vec![active_pods(&pods, "flaky", 1).await[0].name_any()];
+    // Fails, then waits about 10 s, then 20 s for the next pod.
+    for (n, wait) in [(1u64, 10u64), (2, 20)] {
+        exit_with(&pods, seen.last().unwrap(), 1).await;
+        let failed_at = Instant::now();
+        let (p, at) = next_pod(&pods, "flaky", &seen, wait + 10).await;
+        let waited = at - failed_at;
+        assert!(
+            waited >= Duration::from_secs(wait - 2),
+            "failure {n}: replaced after {waited:?}, expected about {wait} s"
+        );
+        seen.push(p.name_any());
+    }
+    // A success resets the count: the next pod comes at once, and after its failure the
+    // wait is 10 s again rather than 40 s.
+    exit_with(&pods, seen.last().unwrap(), 0).await;
+    let (p, _) = next_pod(&pods, "flaky", &seen, 8).await;
+    seen.push(p.name_any());
+    exit_with(&pods, seen.last().unwrap(), 1).await;
+    let failed_at = Instant::now();
+    let (_, at) = next_pod(&pods, "flaky", &seen, 20).await;
+    let waited = at - failed_at;
+    assert!(
+        waited >= Duration::from_secs(8),
+        "replaced after {waited:?}, expected about 10 s"
+    );
+    let s = jobs.get("flaky").await.unwrap().status.unwrap();
+    assert_eq!((s.failed, s.succeeded), (Some(3), Some(1)));
+}
+
+#[tokio::test]
+async fn container_restarts_count_towards_the_backoff_limit_under_on_failure() {
+    let c = Cluster::start().await;
+    let jobs: Api<Job> = c.api();
+    let pods: Api<Pod> = c.api();
+    let mut j = job("restarty", json!({"backoffLimit": 2}));
+    j.spec
+        .as_mut()
+        .unwrap()
+        .template
+        .spec
+        .as_mut()
+        .unwrap()
+        .restart_policy = Some("OnFailure".into());
+    jobs.create(&PostParams::default(), &j).await.unwrap();
+    let p = active_pods(&pods, "restarty", 1).await[0].name_any();
+    let restarted = |n: i32| {
+        json!({"status": {"phase": "Running", "containerStatuses": [{
+            "name": "c", "ready": false, "restartCount": n, "image": "busybox:1.36",
+            "imageID": "", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}})
+    };
+    pods.patch_status(&p, &PatchParams::default(), &Patch::Merge(restarted(1)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        condition(&jobs.get("restarty").await.unwrap(), "FailureTarget").is_none(),
+        "one restart is below the limit of two"
+    );
+    pods.patch_status(&p, &PatchParams::default(), &Patch::Merge(restarted(2)))
+        .await
+        .unwrap();
+    let j = wait_condition(&jobs, "restarty", "Failed", 20).await;
+    let failed = condition(&j, "Failed").unwrap();
+    assert_eq!(failed.reason.as_deref(), Some("BackoffLimitExceeded"));
 }
