@@ -638,3 +638,302 @@ async fn container_restarts_count_towards_the_backoff_limit_under_on_failure() {
     let failed = condition(&j, "Failed").unwrap();
     assert_eq!(failed.reason.as_deref(), Some("BackoffLimitExceeded"));
 }
+
+fn index(p: &Pod) -> String {
+    p.annotations()["batch.kubernetes.io/job-completion-index"].clone()
+}
+
+/// The active pod of an index.
+async fn pod_of_index(pods: &Api<Pod>, job: &str, ix: &str, secs: u64) -> Pod {
+    eventually(secs, &format!("a pod of {job} index {ix}"), || async {
+        pods_of(pods, job)
+            .await
+            .into_iter()
+            .find(|p| {
+                index(p) == ix
+                    && p.metadata.deletion_timestamp.is_none()
+                    && p.status
+                        .as_ref()
+                        .and_then(|s| s.phase.as_deref())
+                        .is_none_or(|ph| ph == "Pending" || ph == "Running")
+            })
+            .ok_or_else(|| "none".to_string())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_index_fails_for_good_after_its_own_backoff_limit() {
+    let c = Cluster::start().await;
+    let jobs: Api<Job> = c.api();
+    let pods: Api<Pod> = c.api();
+    jobs.create(
+        &PostParams::default(),
+        &job(
+            "perindex",
+            json!({"completions": 2, "parallelism": 2, "completionMode": "Indexed",
+                   "backoffLimitPerIndex": 1}),
+        ),
+    )
+    .await
+    .unwrap();
+    let first = pod_of_index(&pods, "perindex", "0", 20).await;
+    assert_eq!(
+        first.annotations()["batch.kubernetes.io/job-index-failure-count"],
+        "0"
+    );
+    exit_with(&pods, &first.name_any(), 1).await;
+    // One retry for index 0, carrying the failure so far.
+    let retry = eventually(25, "retry of index 0", || async {
+        let p = pod_of_index(&pods, "perindex", "0", 20).await;
+        if p.uid() != first.uid() {
+            Ok(p)
+        } else {
+            Err("same".to_string())
+        }
+    })
+    .await;
+    assert_eq!(
+        retry.annotations()["batch.kubernetes.io/job-index-failure-count"],
+        "1"
+    );
+    exit_with(&pods, &retry.name_any(), 1).await;
+    let s = eventually(20, "index 0 failed", || async {
+        let s = jobs
+            .get("perindex")
+            .await
+            .unwrap()
+            .status
+            .unwrap_or_default();
+        if s.failed_indexes.as_deref() == Some("0") && s.failed == Some(2) {
+            Ok(s)
+        } else {
+            Err(format!("{s:?}"))
+        }
+    })
+    .await;
+    assert_eq!(s.completed_indexes.as_deref().unwrap_or(""), "");
+    // Index 1 goes on; once it is done the Job fails for its failed index.
+    let one = pod_of_index(&pods, "perindex", "1", 5).await;
+    exit_with(&pods, &one.name_any(), 0).await;
+    let j = wait_condition(&jobs, "perindex", "Failed", 20).await;
+    let failed = condition(&j, "Failed").unwrap();
+    assert_eq!(
+        (failed.reason.as_deref(), failed.message.as_deref()),
+        (Some("FailedIndexes"), Some("Job has failed indexes"))
+    );
+    let s = j.status.unwrap();
+    assert_eq!(
+        (
+            s.completed_indexes.as_deref(),
+            s.failed_indexes.as_deref(),
+            s.succeeded
+        ),
+        (Some("1"), Some("0"), Some(1))
+    );
+    // No third pod ever ran for index 0.
+    let zero = pods_of(&pods, "perindex").await;
+    assert!(zero.iter().filter(|p| index(p) == "0").count() <= 2);
+}
+
+#[tokio::test]
+async fn too_many_failed_indexes_fail_the_job() {
+    let c = Cluster::start().await;
+    let jobs: Api<Job> = c.api();
+    let pods: Api<Pod> = c.api();
+    jobs.create(
+        &PostParams::default(),
+        &job(
+            "fewfails",
+            json!({"completions": 3, "parallelism": 3, "completionMode": "Indexed",
+                   "backoffLimitPerIndex": 0, "maxFailedIndexes": 0}),
+        ),
+    )
+    .await
+    .unwrap();
+    active_pods(&pods, "fewfails", 3).await;
+    let p = pod_of_index(&pods, "fewfails", "2", 5).await;
+    exit_with(&pods, &p.name_any(), 1).await;
+    let j = wait_condition(&jobs, "fewfails", "Failed", 20).await;
+    let failed = condition(&j, "Failed").unwrap();
+    assert_eq!(
+        (failed.reason.as_deref(), failed.message.as_deref()),
+        (
+            Some("MaxFailedIndexesExceeded"),
+            Some("Job has exceeded the specified maximal number of failed indexes")
+        )
+    );
+    let s = j.status.unwrap();
+    assert_eq!(
+        (s.failed_indexes.as_deref(), s.active),
+        (Some("2"), Some(0))
+    );
+}
+
+#[tokio::test]
+async fn a_fail_index_rule_fails_the_index_at_once() {
+    let c = Cluster::start().await;
+    let jobs: Api<Job> = c.api();
+    let pods: Api<Pod> = c.api();
+    let policy = json!({"rules": [{"action": "FailIndex",
+        "onExitCodes": {"operator": "In", "values": [42]}}]});
+    jobs.create(
+        &PostParams::default(),
+        &job(
+            "failindex",
+            json!({"completions": 2, "parallelism": 2, "completionMode": "Indexed",
+                   "backoffLimitPerIndex": 3, "podFailurePolicy": policy}),
+        ),
+    )
+    .await
+    .unwrap();
+    let zero = pod_of_index(&pods, "failindex", "0", 20).await;
+    exit_with(&pods, &zero.name_any(), 42).await;
+    eventually(20, "index 0 failed", || async {
+        let s = jobs
+            .get("failindex")
+            .await
+            .unwrap()
+            .status
+            .unwrap_or_default();
+        if s.failed_indexes.as_deref() == Some("0") {
+            Ok(())
+        } else {
+            Err(format!("{s:?}"))
+        }
+    })
+    .await;
+    let one = pod_of_index(&pods, "failindex", "1", 5).await;
+    exit_with(&pods, &one.name_any(), 0).await;
+    let j = wait_condition(&jobs, "failindex", "Failed", 20).await;
+    assert_eq!(
+        condition(&j, "Failed").unwrap().reason.as_deref(),
+        Some("FailedIndexes")
+    );
+    // Index 0 was never retried despite backoffLimitPerIndex 3.
+    let all = pods_of(&pods, "failindex").await;
+    assert_eq!(all.iter().filter(|p| index(p) == "0").count(), 1);
+}
+
+#[tokio::test]
+async fn a_success_policy_by_indexes_completes_the_job_early() {
+    let c = Cluster::start().await;
+    let jobs: Api<Job> = c.api();
+    let pods: Api<Pod> = c.api();
+    jobs.create(
+        &PostParams::default(),
+        &job(
+            "leader",
+            json!({"completions": 3, "parallelism": 3, "completionMode": "Indexed",
+                   "successPolicy": {"rules": [{"succeededIndexes": "0"}]}}),
+        ),
+    )
+    .await
+    .unwrap();
+    active_pods(&pods, "leader", 3).await;
+    let zero = pod_of_index(&pods, "leader", "0", 5).await;
+    exit_with(&pods, &zero.name_any(), 0).await;
+    let j = wait_condition(&jobs, "leader", "Complete", 20).await;
+    for t in ["SuccessCriteriaMet", "Complete"] {
+        let cond = condition(&j, t).unwrap();
+        assert_eq!(
+            (cond.reason.as_deref(), cond.message.as_deref()),
+            (Some("SuccessPolicy"), Some("Matched rules at index 0")),
+            "{t}"
+        );
+    }
+    assert_eq!(condition_types(&j), vec!["SuccessCriteriaMet", "Complete"]);
+    let s = j.status.unwrap();
+    // The other indexes' pods were stopped without counting as failures.
+    assert_eq!(
+        (
+            s.completed_indexes.as_deref(),
+            s.succeeded,
+            s.failed.unwrap_or(0),
+            s.active
+        ),
+        (Some("0"), Some(1), 0, Some(0))
+    );
+    assert!(s.completion_time.is_some());
+}
+
+#[tokio::test]
+async fn a_success_policy_by_count_completes_the_job_early() {
+    let c = Cluster::start().await;
+    let jobs: Api<Job> = c.api();
+    let pods: Api<Pod> = c.api();
+    jobs.create(
+        &PostParams::default(),
+        &job(
+            "quorum",
+            json!({"completions": 4, "parallelism": 4, "completionMode": "Indexed",
+                   "successPolicy": {"rules": [{"succeededCount": 2}]}}),
+        ),
+    )
+    .await
+    .unwrap();
+    active_pods(&pods, "quorum", 4).await;
+    for ix in ["1", "3"] {
+        let p = pod_of_index(&pods, "quorum", ix, 5).await;
+        exit_with(&pods, &p.name_any(), 0).await;
+    }
+    let j = wait_condition(&jobs, "quorum", "Complete", 20).await;
+    let cond = condition(&j, "Complete").unwrap();
+    assert_eq!(cond.reason.as_deref(), Some("SuccessPolicy"));
+    assert_eq!(j.status.unwrap().completed_indexes.as_deref(), Some("1,3"));
+}
+
+#[tokio::test]
+async fn terminating_pods_are_replaced_at_once_by_default() {
+    let c = Cluster::start().await;
+    let jobs: Api<Job> = c.api();
+    let pods: Api<Pod> = c.api();
+    jobs.create(&PostParams::default(), &job("eager", json!({})))
+        .await
+        .unwrap();
+    let p = active_pods(&pods, "eager", 1).await[0].name_any();
+    pods.delete(&p, &Default::default()).await.unwrap();
+    // TerminatingOrFailed: the deleted pod counts as failed and is replaced (after back-off).
+    next_pod(&pods, "eager", std::slice::from_ref(&p), 25).await;
+    let s = jobs.get("eager").await.unwrap().status.unwrap();
+    assert_eq!(s.failed, Some(1));
+}
+
+#[tokio::test]
+async fn with_replacement_policy_failed_a_terminating_pod_waits_for_its_failure() {
+    let c = Cluster::start().await;
+    let jobs: Api<Job> = c.api();
+    let pods: Api<Pod> = c.api();
+    jobs.create(
+        &PostParams::default(),
+        &job("patient", json!({"podReplacementPolicy": "Failed"})),
+    )
+    .await
+    .unwrap();
+    let p = active_pods(&pods, "patient", 1).await[0].name_any();
+    pods.delete(&p, &Default::default()).await.unwrap();
+    eventually(10, "terminating=1", || async {
+        let s = jobs
+            .get("patient")
+            .await
+            .unwrap()
+            .status
+            .unwrap_or_default();
+        if s.terminating == Some(1) && s.active == Some(0) {
+            Ok(())
+        } else {
+            Err(format!("{s:?}"))
+        }
+    })
+    .await;
+    // Longer than the back-off a counted failure would cause: still no replacement.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(pods_of(&pods, "patient").await.len(), 1);
+    let s = jobs.get("patient").await.unwrap().status.unwrap();
+    assert_eq!((s.terminating, s.failed.unwrap_or(0)), (Some(1), 0));
+    // Once the kubelet reports it failed, it is counted and replaced.
+    exit_with(&pods, &p, 137).await;
+    next_pod(&pods, "patient", std::slice::from_ref(&p), 25).await;
+    let s = jobs.get("patient").await.unwrap().status.unwrap();
+    assert_eq!((s.terminating, s.failed), (Some(0), Some(1)));
+}
