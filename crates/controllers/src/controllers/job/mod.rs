@@ -11,6 +11,7 @@
 
 mod backoff;
 mod indexes;
+mod manage;
 mod per_index;
 mod pod_template;
 mod policy;
