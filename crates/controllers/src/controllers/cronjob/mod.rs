@@ -118,6 +118,7 @@ impl Controller {
             }
         }
         active.sort_by_key(|j| j.metadata.creation_timestamp.as_ref().map(|t| t.0));
+        self.report_missing(&cj, &jobs, &job_api).await?;
         status.active = Some(
             active
                 .iter()
@@ -156,13 +157,21 @@ impl Controller {
             },
             None => jiff::tz::TimeZone::system(),
         };
+        if spec.suspend == Some(true) {
+            self.write_status(&cj, &status).await?;
+            return Ok(None);
+        }
         let now = jiff::Timestamp::now();
-        let earliest = status
+        let mut earliest = status
             .last_schedule_time
             .as_ref()
             .map(|t| t.0)
             .or_else(|| cj.metadata.creation_timestamp.as_ref().map(|t| t.0))
             .unwrap_or(now);
+        // Nothing older than startingDeadlineSeconds is considered at all (upstream).
+        if let Some(deadline) = spec.starting_deadline_seconds {
+            earliest = earliest.max(now - jiff::SignedDuration::from_secs(deadline));
+        }
         // The most recent missed time, if any.
         let mut missed = None;
         let mut count = 0;
@@ -187,12 +196,8 @@ impl Controller {
             self.write_status(&cj, &status).await?;
             return Ok(requeue);
         };
-        if spec.suspend == Some(true) {
-            self.write_status(&cj, &status).await?;
-            return Ok(requeue);
-        }
         if let Some(deadline) = spec.starting_deadline_seconds
-            && now.as_second() - scheduled.as_second() > deadline
+            && scheduled + jiff::SignedDuration::from_secs(deadline) < now
         {
             self.events.warning(
                 &cj,
@@ -200,8 +205,8 @@ impl Controller {
                 format!(
                     "Missed scheduled time to start a job: {}",
                     scheduled
-                        .to_zoned(tz.clone())
-                        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                        .to_zoned(jiff::tz::TimeZone::UTC)
+                        .strftime("%a, %d %b %Y %H:%M:%S %z")
                 ),
             );
             self.write_status(&cj, &status).await?;
@@ -284,6 +289,29 @@ impl Controller {
         status.last_schedule_time = Some(Time(scheduled));
         self.write_status(&cj, &status).await?;
         Ok(requeue)
+    }
+
+    /// Jobs the status lists as active that exist no more (checked against the API, not just a
+    /// cache that may be behind) get upstream's MissingJob event; the rebuilt active list
+    /// drops them.
+    async fn report_missing(
+        &self,
+        cj: &CronJob,
+        jobs: &[Arc<Job>],
+        api: &Api<Job>,
+    ) -> anyhow::Result<()> {
+        let listed = cj.status.as_ref().and_then(|s| s.active.as_ref());
+        for r in listed.into_iter().flatten() {
+            if jobs.iter().any(|j| j.uid().as_deref() == r.uid.as_deref()) {
+                continue;
+            }
+            let name = r.name.clone().unwrap_or_default();
+            if api.get_opt(&name).await?.is_none() {
+                self.events
+                    .normal(cj, "MissingJob", format!("Active job went missing: {name}"));
+            }
+        }
+        Ok(())
     }
 
     async fn write_status(

@@ -22,7 +22,13 @@ pub fn parse(s: &str) -> BTreeSet<i32> {
     out
 }
 
-/// Format indexes as upstream: ascending, consecutive runs joined with `-`.
+/// The indexes below `completions` (indexes beyond a Job's completions do not count).
+pub fn parse_below(s: &str, completions: i32) -> BTreeSet<i32> {
+    parse(s).into_iter().filter(|i| *i < completions).collect()
+}
+
+/// Format indexes as upstream: ascending, runs of three or more joined with `-` (a pair is
+/// written `1,2`).
 pub fn format(set: &BTreeSet<i32>) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut iter = set.iter().copied().peekable();
@@ -31,10 +37,10 @@ pub fn format(set: &BTreeSet<i32>) -> String {
         while iter.peek() == Some(&(end + 1)) {
             end = iter.next().unwrap_or(end);
         }
-        parts.push(if start == end {
-            start.to_string()
-        } else {
-            format!("{start}-{end}")
+        parts.push(match end - start {
+            0 => start.to_string(),
+            1 => format!("{start},{end}"),
+            _ => format!("{start}-{end}"),
         });
     }
     parts.join(",")
@@ -51,8 +57,9 @@ mod tests {
             s.iter().copied().collect::<Vec<_>>(),
             vec![0, 1, 2, 5, 7, 8]
         );
-        assert_eq!(format(&s), "0-2,5,7-8");
-        assert_eq!(format(&parse("1,2")), "1-2");
+        assert_eq!(format(&s), "0-2,5,7,8");
+        assert_eq!(format(&parse("1-2")), "1,2");
+        assert_eq!(format(&parse_below("0-4,7", 3)), "0-2");
         assert_eq!(format(&BTreeSet::new()), "");
     }
 }
