@@ -17,7 +17,7 @@ use crate::manager::Context;
 use crate::ownership::{controller_of, controller_ref, selector_matches};
 use crate::pods;
 use crate::runtime::{Key, WorkQueue, informer::forward};
-use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::{Api, ResourceExt};
@@ -85,23 +85,19 @@ impl Revisions {
     /// made from the current revision; all others from the update revision.
     fn for_ordinal<'a>(
         &'a self,
-        set: &'a StatefulSet,
+        spec: &'a StatefulSetSpec,
+        current_replicas: i32,
         ordinal: i32,
         start: i32,
     ) -> (&'a PodTemplateSpec, &'a str) {
-        let spec = set.spec.as_ref().expect("a StatefulSet has a spec");
-        let strategy = spec.update_strategy.clone().unwrap_or_default();
-        let below = match (strategy.type_.as_deref(), strategy.rolling_update) {
+        let strategy = spec.update_strategy.as_ref();
+        let below = match (
+            strategy.and_then(|s| s.type_.as_deref()),
+            strategy.and_then(|s| s.rolling_update.as_ref()),
+        ) {
             (Some("OnDelete"), _) => false,
             (_, Some(r)) => ordinal < start + r.partition.unwrap_or(0),
-            (_, None) => {
-                let current = set
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.current_replicas)
-                    .unwrap_or(0);
-                ordinal < start + current
-            }
+            (_, None) => ordinal < start + current_replicas,
         };
         if below {
             (&self.current_template, &self.current)
@@ -201,7 +197,12 @@ impl Controller {
         for o in start..start + replicas {
             let s = match by_ordinal.get(&o) {
                 None => {
-                    let (template, revision) = revs.for_ordinal(&set, o, start);
+                    let current_replicas = set
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.current_replicas)
+                        .unwrap_or(0);
+                    let (template, revision) = revs.for_ordinal(&spec, current_replicas, o, start);
                     self.create_pod(&set, template, o, revision, &pod_api)
                         .await?;
                     counts.replicas += 1;
