@@ -1,24 +1,34 @@
-//! The DaemonSet controller: one pod per eligible node (nodeSelector, required node affinity,
-//! taints the pod tolerates, counting the DaemonSet's automatic tolerations), pinned to its node
-//! through a `metadata.name` node-affinity term so the scheduler places it; RollingUpdate
-//! (maxUnavailable, or maxSurge: see [`update`]) or OnDelete; ControllerRevisions; status.
+//! The DaemonSet controller: one pod per eligible node ([`eligibility`]), pinned to its node
+//! through a `metadata.name` node-affinity term so the scheduler places it ([`pod`]);
+//! RollingUpdate (maxUnavailable, or maxSurge: see [`update`]) or OnDelete; ControllerRevisions
+//! pruned to `revisionHistoryLimit`; status.
+//!
+//! As upstream: creations and deletions are remembered as expectations, and until the pod
+//! cache shows them the controller only writes status, so a sync on a stale cache never
+//! creates a second daemon or deletes past maxUnavailable. Failed daemon pods are reported with
+//! a `FailedDaemonPod` warning and replaced with a per-node back-off ([`backoff`]).
 
+pub mod backoff;
+pub mod eligibility;
+pub mod pod;
 pub mod update;
 
 use super::revisions::{self, REVISION_LABEL};
 use crate::events::ComponentRecorder;
 use crate::manager::Context;
-use crate::ownership::{controller_of, controller_ref, selector_matches};
+use crate::ownership::{controller_of, selector_matches};
 use crate::pods;
+use crate::runtime::expectations::Expectations;
 use crate::runtime::{Change, Key, WorkQueue, informer::forward};
+use eligibility::Placement;
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
-use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, Pod, Toleration};
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const COMPONENT: &str = "daemonset-controller";
 
@@ -44,6 +54,8 @@ pub fn start(ctx: &Arc<Context>) {
     let c = Arc::new(Controller {
         ctx: ctx.clone(),
         events: ctx.recorder.for_component(COMPONENT),
+        expectations: Expectations::default(),
+        backoff: backoff::Backoff::default(),
     });
     queue.run(COMPONENT, 2, move |key| {
         let c = c.clone();
@@ -54,126 +66,58 @@ pub fn start(ctx: &Arc<Context>) {
 struct Controller {
     ctx: Arc<Context>,
     events: ComponentRecorder,
+    expectations: Expectations,
+    backoff: backoff::Backoff,
 }
 
-/// Tolerations every daemon pod gets, as upstream adds them.
-fn default_tolerations(host_network: bool) -> Vec<Toleration> {
-    let t = |key: &str, effect: &str| Toleration {
-        key: Some(key.into()),
-        operator: Some("Exists".into()),
-        effect: Some(effect.into()),
-        ..Default::default()
-    };
-    let mut v = vec![
-        t("node.kubernetes.io/not-ready", "NoExecute"),
-        t("node.kubernetes.io/unreachable", "NoExecute"),
-        t("node.kubernetes.io/disk-pressure", "NoSchedule"),
-        t("node.kubernetes.io/memory-pressure", "NoSchedule"),
-        t("node.kubernetes.io/pid-pressure", "NoSchedule"),
-        t("node.kubernetes.io/unschedulable", "NoSchedule"),
-    ];
-    if host_network {
-        v.push(t("node.kubernetes.io/network-unavailable", "NoSchedule"));
-    }
-    v
+/// What one round creates and deletes.
+#[derive(Default)]
+struct Actions {
+    create_on: Vec<String>,
+    delete: Vec<Arc<Pod>>,
+    /// A failed pod waits out its back-off: look again then.
+    retry_after: Option<Duration>,
 }
 
-fn tolerates(tols: &[Toleration], key: &str, value: Option<&str>, effect: &str) -> bool {
-    tols.iter().any(|t| {
-        let effect_ok = t
-            .effect
-            .as_deref()
-            .is_none_or(|e| e.is_empty() || e == effect);
-        let key_ok = t.key.as_deref().is_none_or(|k| k.is_empty() || k == key);
-        let value_ok = match t.operator.as_deref() {
-            Some("Exists") => true,
-            _ => t.value.as_deref().unwrap_or("") == value.unwrap_or(""),
-        };
-        effect_ok && key_ok && value_ok
-    })
-}
-
-fn requirement_matches(r: &NodeSelectorRequirement, labels: &BTreeMap<String, String>) -> bool {
-    let have = labels.get(&r.key);
-    let values = r.values.as_deref().unwrap_or_default();
-    match r.operator.as_str() {
-        "In" => have.is_some_and(|h| values.contains(h)),
-        "NotIn" => have.is_none_or(|h| !values.contains(h)),
-        "Exists" => have.is_some(),
-        "DoesNotExist" => have.is_none(),
-        "Gt" | "Lt" => {
-            let (Some(h), Some(v)) = (
-                have.and_then(|h| h.parse::<i64>().ok()),
-                values.first().and_then(|v| v.parse::<i64>().ok()),
-            ) else {
-                return false;
-            };
-            if r.operator == "Gt" { h > v } else { h < v }
-        }
-        _ => false,
+impl Actions {
+    fn is_empty(&self) -> bool {
+        self.create_on.is_empty() && self.delete.is_empty()
     }
 }
 
-/// Whether the daemon's pod belongs on `node`.
-fn eligible(ds: &DaemonSet, node: &Node) -> bool {
-    let spec = ds.spec.as_ref().and_then(|s| s.template.spec.as_ref());
-    let labels = node.labels();
-    if let Some(sel) = spec.and_then(|s| s.node_selector.as_ref())
-        && !sel.iter().all(|(k, v)| labels.get(k) == Some(v))
-    {
-        return false;
+fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
-    let required = spec
-        .and_then(|s| s.affinity.as_ref())
-        .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|n| {
-            n.required_during_scheduling_ignored_during_execution
-                .as_ref()
-        });
-    if let Some(req) = required {
-        let any = req.node_selector_terms.iter().any(|term| {
-            term.match_expressions
-                .iter()
-                .flatten()
-                .all(|r| requirement_matches(r, labels))
-                && term.match_fields.iter().flatten().all(|r| {
-                    let fields = BTreeMap::from([("metadata.name".to_string(), node.name_any())]);
-                    requirement_matches(r, &fields)
-                })
-        });
-        if !any {
-            return false;
-        }
-    }
-    let host_network = spec.and_then(|s| s.host_network).unwrap_or(false);
-    let mut tols = spec.and_then(|s| s.tolerations.clone()).unwrap_or_default();
-    tols.extend(default_tolerations(host_network));
-    node.spec
-        .as_ref()
-        .and_then(|s| s.taints.as_ref())
-        .into_iter()
-        .flatten()
-        .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
-        .all(|t| tolerates(&tols, &t.key, t.value.as_deref(), &t.effect))
 }
 
-/// The node a daemon pod is for: where it runs, or the node its affinity pins it to.
-fn node_of(p: &Pod) -> Option<String> {
-    let spec = p.spec.as_ref()?;
-    if let Some(n) = &spec.node_name {
-        return Some(n.clone());
+/// What a sync looks at: the DaemonSet's pods by node and where each node stands.
+struct World {
+    /// Pods by the node they are for, oldest first; deleted pods that already finished are
+    /// left out (they hold nothing).
+    by_node: BTreeMap<String, Vec<Arc<Pod>>>,
+    nodes: Vec<(String, Placement)>,
+    hash: String,
+    generation: Option<String>,
+    min_ready: i32,
+}
+
+impl World {
+    fn pods_on(&self, node: &str) -> &[Arc<Pod>] {
+        self.by_node
+            .get(node)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
-    spec.affinity
-        .as_ref()?
-        .node_affinity
-        .as_ref()?
-        .required_during_scheduling_ignored_during_execution
-        .as_ref()?
-        .node_selector_terms
-        .iter()
-        .flat_map(|t| t.match_fields.iter().flatten())
-        .find(|r| r.key == "metadata.name" && r.operator == "In")
-        .and_then(|r| r.values.as_ref()?.first().cloned())
+
+    fn updated(&self, p: &Pod) -> bool {
+        pod::is_updated(p, &self.hash, self.generation.as_deref())
+    }
+
+    fn available(&self, p: &Pod, now: jiff::Timestamp) -> bool {
+        pods::availability(p, self.min_ready, now).0
+    }
 }
 
 impl Controller {
@@ -184,9 +128,12 @@ impl Controller {
             .daemon_sets
             .get(Some(&key.namespace), &key.name)
         else {
+            self.expectations.forget(key);
             return Ok(None);
         };
         let ds = (*ds).clone();
+        // Whether revisions and pods still exist is unknowable while the set is deleted, so
+        // upstream writes no status either.
         if ds.metadata.deletion_timestamp.is_some() {
             return Ok(None);
         }
@@ -202,185 +149,384 @@ impl Controller {
         )
         .await?;
         let rev_api: Api<ControllerRevision> = Api::namespaced(self.ctx.client.clone(), ns);
-        revisions::ensure(
+        let history = revisions::ensure(
             &rev_api,
             &ds,
             &spec.template,
-            spec.selector.match_labels.clone().unwrap_or_default(),
+            ds.metadata.annotations.clone(),
         )
         .await?;
-        let hash = revisions::hash(&spec.template);
-        let min_ready = spec.min_ready_seconds.unwrap_or(0);
-        let now = jiff::Timestamp::now();
-
-        let nodes = self.ctx.informers.nodes.list();
-        let wanted: Vec<&Arc<Node>> = nodes.iter().filter(|n| eligible(&ds, n)).collect();
-        let mut by_node: HashMap<String, Vec<Arc<Pod>>> = HashMap::new();
-        for p in owned
-            .iter()
-            .filter(|p| p.metadata.deletion_timestamp.is_none())
-        {
-            if let Some(n) = node_of(p) {
+        let mut by_node: BTreeMap<String, Vec<Arc<Pod>>> = BTreeMap::new();
+        for p in &owned {
+            let finished = matches!(pods::phase(p), "Succeeded" | "Failed");
+            if finished && p.metadata.deletion_timestamp.is_some() {
+                continue;
+            }
+            if let Some(n) = pod::node_of(p) {
                 by_node.entry(n).or_default().push(p.clone());
             }
         }
-        let strategy = spec.update_strategy.clone().unwrap_or_default();
-        let rolling = strategy.type_.as_deref() != Some("OnDelete");
-        let max_surge = if rolling {
-            update::scaled(
-                strategy
-                    .rolling_update
-                    .as_ref()
-                    .and_then(|r| r.max_surge.as_ref()),
-                wanted.len(),
-                0,
-            )
-        } else {
-            0
-        };
-        let mut misscheduled = 0;
-        for (node, ps) in by_node.iter_mut() {
-            let keep = wanted.iter().any(|n| &n.name_any() == node);
-            ps.sort_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
-            // One daemon per node; while surging, one old and one new.
-            let mut kept: Vec<Arc<Pod>> = Vec::new();
-            for p in ps.iter() {
-                let failed = pods::phase(p) == "Failed";
-                let is_new = p.labels().get(REVISION_LABEL) == Some(&hash);
-                let room = kept.is_empty()
-                    || (max_surge > 0
-                        && kept.len() == 1
-                        && (kept[0].labels().get(REVISION_LABEL) == Some(&hash)) != is_new);
-                if keep && !failed && room {
-                    kept.push(p.clone());
-                    continue;
-                }
-                if !keep {
-                    misscheduled += 1;
-                }
-                self.delete_pod(&ds, p, &pod_api).await?;
-            }
-            *ps = kept;
+        for ps in by_node.values_mut() {
+            ps.sort_by(|a, b| pod::oldest_first(a, b));
         }
-        for n in &wanted {
-            if by_node.get(&n.name_any()).is_none_or(|v| v.is_empty()) {
-                self.create_pod(&ds, &n.name_any(), &hash, &pod_api).await?;
-            }
-        }
-        let available = |p: &Pod| pods::availability(p, min_ready, now).0;
-        if rolling {
-            let nodes: Vec<update::NodePods> = wanted
+        let world = World {
+            by_node,
+            nodes: self
+                .ctx
+                .informers
+                .nodes
+                .list()
                 .iter()
-                .filter_map(|n| {
-                    let pods = by_node.get(&n.name_any())?.clone();
-                    (!pods.is_empty()).then(|| update::NodePods {
-                        node: n.name_any(),
-                        pods,
+                .map(|n| (n.name_any(), eligibility::placement(&ds, n)))
+                .collect(),
+            hash: revisions::hash(&spec.template),
+            generation: pod::template_generation(&ds),
+            min_ready: spec.min_ready_seconds.unwrap_or(0),
+        };
+
+        let pod_cache = &self.ctx.informers.pods;
+        let observed = self.expectations.satisfied(key, |name| {
+            pod_cache
+                .get(Some(ns), name)
+                .map(|p| p.metadata.deletion_timestamp.is_some())
+        });
+        let mut requeue = None;
+        if observed {
+            let mut actions = self.manage(&ds, &world);
+            requeue = actions.retry_after;
+            let strategy = spec.update_strategy.clone().unwrap_or_default();
+            // The rolling update waits until what manage did has been observed.
+            if actions.is_empty() && strategy.type_.as_deref() != Some("OnDelete") {
+                actions = self.rolling_update(&ds, &world);
+            }
+            self.apply(key, &ds, &world.hash, &actions, &pod_api)
+                .await?;
+            self.prune_history(&ds, &history, &owned, &rev_api).await?;
+        }
+        let status_requeue = self.write_status(&ds, &world, observed).await?;
+        Ok(earliest(requeue, status_requeue))
+    }
+
+    /// Upstream's `manage`: per node, create the missing daemon, delete finished ones (failed
+    /// ones after their back-off), extra ones, and those on nodes they may not stay on.
+    fn manage(&self, ds: &DaemonSet, world: &World) -> Actions {
+        let surge = allows_surge(ds);
+        let now = jiff::Timestamp::now();
+        let mut out = Actions::default();
+        for (node, placement) in &world.nodes {
+            let pods = world.pods_on(node);
+            if placement.should_run && pods.is_empty() {
+                out.create_on.push(node.clone());
+                continue;
+            }
+            if !placement.should_continue_running {
+                out.delete.extend(
+                    pods.iter()
+                        .filter(|p| p.metadata.deletion_timestamp.is_none())
+                        .cloned(),
+                );
+                continue;
+            }
+            let mut running: Vec<&Arc<Pod>> = Vec::new();
+            for p in pods
+                .iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+            {
+                match pods::phase(p) {
+                    "Failed" => {
+                        if let Some(wait) = self.failed_pod(ds, p, node) {
+                            out.retry_after = earliest(out.retry_after, Some(wait));
+                        } else {
+                            out.delete.push(p.clone());
+                        }
+                    }
+                    "Succeeded" => {
+                        self.events.normal(
+                            ds,
+                            "SucceededDaemonPod",
+                            format!(
+                                "Found succeeded daemon pod {}/{} on node {node}, will try to delete it",
+                                p.namespace().unwrap_or_default(),
+                                p.name_any()
+                            ),
+                        );
+                        out.delete.push(p.clone());
+                    }
+                    _ => running.push(p),
+                }
+            }
+            if !surge {
+                // One daemon per node: keep the oldest.
+                out.delete
+                    .extend(running.iter().skip(1).map(|p| (*p).clone()));
+                continue;
+            }
+            if running.is_empty() {
+                if placement.should_run {
+                    out.create_on.push(node.clone());
+                }
+                continue;
+            }
+            // Surging: the oldest new and the oldest old pod may coexist until the new one is
+            // available (or the old one stops being ready).
+            let (mut new, mut old): (Option<&Arc<Pod>>, Option<&Arc<Pod>>) = (None, None);
+            for p in running {
+                let slot = if world.updated(p) { &mut new } else { &mut old };
+                if slot.is_none() {
+                    *slot = Some(p);
+                } else {
+                    out.delete.push(p.clone());
+                }
+            }
+            if let (Some(new), Some(old)) = (new, old)
+                && (!pods::is_ready(old) || world.available(new, now))
+            {
+                out.delete.push(old.clone());
+            }
+        }
+        // Pods pinned to nodes that no longer exist never get scheduled, and pod GC only
+        // collects scheduled ones.
+        let known: HashSet<&str> = world.nodes.iter().map(|(n, _)| n.as_str()).collect();
+        for (node, pods) in &world.by_node {
+            if known.contains(node.as_str()) {
+                continue;
+            }
+            out.delete.extend(
+                pods.iter()
+                    .filter(|p| {
+                        p.metadata.deletion_timestamp.is_none()
+                            && p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_none()
                     })
-                })
-                .collect();
-            let max_unavailable = update::scaled(
-                strategy
-                    .rolling_update
-                    .as_ref()
-                    .and_then(|r| r.max_unavailable.as_ref()),
-                wanted.len(),
-                1,
+                    .cloned(),
             );
-            let plan = update::plan(&nodes, &hash, max_surge, max_unavailable, available);
-            for name in &plan.delete {
-                if let Some(p) = nodes
+        }
+        out
+    }
+
+    /// A failed daemon pod: `None` when it is to be deleted now (with a `FailedDaemonPod`
+    /// warning), or how long its node's back-off still runs.
+    fn failed_pod(&self, ds: &DaemonSet, p: &Pod, node: &str) -> Option<Duration> {
+        let observed = ds
+            .status
+            .as_ref()
+            .and_then(|s| s.observed_generation)
+            .unwrap_or(0);
+        let key = format!("{}/{observed}/{node}", ds.uid().unwrap_or_default());
+        let now = Instant::now();
+        if let Some(wait) = self.backoff.remaining(&key, now) {
+            return Some(wait);
+        }
+        self.backoff.next(&key, now);
+        self.events.warning(
+            ds,
+            "FailedDaemonPod",
+            format!(
+                "Found failed daemon pod {}/{} on node {node}, will try to kill it",
+                p.namespace().unwrap_or_default(),
+                p.name_any()
+            ),
+        );
+        None
+    }
+
+    /// The rolling update's round (see [`update`]).
+    fn rolling_update(&self, ds: &DaemonSet, world: &World) -> Actions {
+        let spec = ds.spec.clone().unwrap_or_default();
+        let rolling = spec
+            .update_strategy
+            .as_ref()
+            .and_then(|s| s.rolling_update.clone())
+            .unwrap_or_default();
+        let desired = world.nodes.iter().filter(|(_, p)| p.should_run).count();
+        let budget = update::Budget {
+            max_surge: update::scaled(rolling.max_surge.as_ref(), desired, 0),
+            max_unavailable: update::scaled(rolling.max_unavailable.as_ref(), desired, 1),
+            desired,
+        };
+        let nodes: Vec<update::NodePods> = world
+            .nodes
+            .iter()
+            .filter_map(|(node, placement)| {
+                let pods = world.pods_on(node);
+                (!pods.is_empty()).then(|| update::NodePods {
+                    node: node.clone(),
+                    should_run: placement.should_run,
+                    pods: pods.to_vec(),
+                })
+            })
+            .collect();
+        let now = jiff::Timestamp::now();
+        let plan = update::plan(
+            &nodes,
+            &budget,
+            |p| world.updated(p),
+            |p| world.available(p, now),
+        );
+        let delete = plan
+            .delete
+            .iter()
+            .filter_map(|name| {
+                nodes
                     .iter()
                     .flat_map(|n| &n.pods)
                     .find(|p| &p.name_any() == name)
-                {
-                    self.delete_pod(&ds, p, &pod_api).await?;
-                }
-            }
-            for node in &plan.create_on {
-                self.create_pod(&ds, node, &hash, &pod_api).await?;
-            }
-        }
-        // Each node's daemon for the status: its updated pod if it has one.
-        let daemons: Vec<&Arc<Pod>> = wanted
-            .iter()
-            .filter_map(|n| {
-                let ps = by_node.get(&n.name_any())?;
-                ps.iter()
-                    .find(|p| p.labels().get(REVISION_LABEL) == Some(&hash))
-                    .or_else(|| ps.first())
+                    .cloned()
             })
             .collect();
-        let ready = daemons.iter().filter(|p| pods::is_ready(p)).count();
-        let available = daemons.iter().filter(|p| available(p)).count();
-        let updated = daemons
+        Actions {
+            create_on: plan.create_on,
+            delete,
+            retry_after: None,
+        }
+    }
+
+    /// Delete and create as planned, remembering each as an expectation.
+    async fn apply(
+        &self,
+        key: &Key,
+        ds: &DaemonSet,
+        hash: &str,
+        actions: &Actions,
+        api: &Api<Pod>,
+    ) -> anyhow::Result<()> {
+        for p in &actions.delete {
+            self.delete_pod(key, ds, p, api).await?;
+        }
+        for node in &actions.create_on {
+            self.create_pod(key, ds, node, hash, api).await?;
+        }
+        Ok(())
+    }
+
+    /// Delete revisions beyond `revisionHistoryLimit`, oldest first, keeping the current one
+    /// and any a pod still runs.
+    async fn prune_history(
+        &self,
+        ds: &DaemonSet,
+        history: &revisions::History,
+        owned: &[Arc<Pod>],
+        api: &Api<ControllerRevision>,
+    ) -> anyhow::Result<()> {
+        let limit = ds
+            .spec
+            .as_ref()
+            .and_then(|s| s.revision_history_limit)
+            .unwrap_or(revisions::DEFAULT_HISTORY_LIMIT)
+            .max(0) as usize;
+        let old = history.revisions.len().saturating_sub(1);
+        if old <= limit {
+            return Ok(());
+        }
+        let live: HashSet<&str> = owned
             .iter()
-            .filter(|p| p.labels().get(REVISION_LABEL) == Some(&hash))
-            .count();
+            .filter_map(|p| p.labels().get(REVISION_LABEL).map(String::as_str))
+            .collect();
+        let update = history.update.name_any();
+        let doomed = revisions::to_prune(
+            &history.revisions,
+            |r| {
+                r.name_any() == update
+                    || r.labels()
+                        .get(REVISION_LABEL)
+                        .is_some_and(|h| live.contains(h.as_str()))
+            },
+            old - limit,
+        );
+        revisions::prune(api, &doomed).await
+    }
+
+    /// Write status as upstream counts it; returns when to look again for pods becoming
+    /// available after minReadySeconds.
+    async fn write_status(
+        &self,
+        ds: &DaemonSet,
+        world: &World,
+        observed: bool,
+    ) -> anyhow::Result<Option<Duration>> {
+        let now = jiff::Timestamp::now();
+        let (mut desired, mut current, mut misscheduled) = (0, 0, 0);
+        let (mut ready, mut available, mut updated) = (0, 0, 0);
+        let mut recheck = None;
+        for (node, placement) in &world.nodes {
+            let pods = world.pods_on(node);
+            if !placement.should_run {
+                if !pods.is_empty() {
+                    misscheduled += 1;
+                }
+                continue;
+            }
+            desired += 1;
+            let Some(p) = pods.first() else { continue };
+            current += 1;
+            if pods::is_ready(p) {
+                ready += 1;
+                let (is_available, wait) = pods::availability(p, world.min_ready, now);
+                if is_available {
+                    available += 1;
+                }
+                recheck = earliest(recheck, wait);
+            }
+            if world.updated(p) {
+                updated += 1;
+            }
+        }
+        let have = ds.status.clone().unwrap_or_default();
+        let generation = ds.metadata.generation.unwrap_or(0);
+        let observed_generation = if observed {
+            generation
+        } else {
+            have.observed_generation.unwrap_or(0)
+        };
+        let unchanged = have.desired_number_scheduled == desired
+            && have.current_number_scheduled == current
+            && have.number_misscheduled == misscheduled
+            && have.number_ready == ready
+            && have.number_available.unwrap_or(0) == available
+            && have.number_unavailable.unwrap_or(0) == desired - available
+            && have.updated_number_scheduled.unwrap_or(0) == updated
+            && have.observed_generation.unwrap_or(0) >= generation;
+        if unchanged && ds.status.is_some() {
+            return Ok(recheck);
+        }
         let status = json!({
-            "desiredNumberScheduled": wanted.len(),
-            "currentNumberScheduled": daemons.len(),
+            "desiredNumberScheduled": desired,
+            "currentNumberScheduled": current,
             "numberMisscheduled": misscheduled,
             "numberReady": ready,
             "numberAvailable": available,
-            "numberUnavailable": wanted.len().saturating_sub(available),
+            "numberUnavailable": desired - available,
             "updatedNumberScheduled": updated,
-            "observedGeneration": ds.metadata.generation,
+            "observedGeneration": observed_generation,
         });
-        let current = serde_json::to_value(&ds.status)?;
-        let differs = status.as_object().into_iter().flatten().any(|(k, v)| {
-            let have = current.get(k).cloned().unwrap_or(json!(0));
-            &have != v && !(have.is_null() && v == &json!(0))
-        });
-        if differs || ds.status.is_none() {
-            let api: Api<DaemonSet> = Api::namespaced(self.ctx.client.clone(), ns);
-            match api
-                .patch_status(
-                    &ds.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(json!({"status": status})),
-                )
-                .await
-            {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(e.into()),
-            }
+        let api: Api<DaemonSet> =
+            Api::namespaced(self.ctx.client.clone(), &ds.namespace().unwrap_or_default());
+        match api
+            .patch_status(
+                &ds.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": status})),
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(e.into()),
         }
-        Ok(None)
+        Ok(recheck)
     }
 
     async fn create_pod(
         &self,
+        key: &Key,
         ds: &DaemonSet,
         node: &str,
         hash: &str,
         api: &Api<Pod>,
     ) -> anyhow::Result<()> {
-        let spec = ds.spec.clone().unwrap_or_default();
-        let mut pod = pods::from_template(&spec.template, controller_ref(ds), &ds.name_any());
-        let labels = pod.metadata.labels.get_or_insert_with(Default::default);
-        labels.insert(REVISION_LABEL.into(), hash.to_string());
-        labels.insert(
-            "pod-template-generation".into(),
-            ds.metadata.generation.unwrap_or(1).to_string(),
-        );
-        if let Some(ps) = pod.spec.as_mut() {
-            let host_network = ps.host_network.unwrap_or(false);
-            let tols = ps.tolerations.get_or_insert_with(Vec::new);
-            for t in default_tolerations(host_network) {
-                if !tols.iter().any(|x| x.key == t.key && x.effect == t.effect) {
-                    tols.push(t);
-                }
-            }
-            let affinity = ps.affinity.get_or_insert_with(Default::default);
-            affinity.node_affinity = Some(serde_json::from_value(json!({
-                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}]}
-            }))?);
-        }
+        let pod = pod::new_pod(ds, node, hash);
         match api.create(&PostParams::default(), &pod).await {
             Ok(p) => {
+                self.expectations.expect_create(key, p.name_any());
                 self.events.normal(
                     ds,
                     "SuccessfulCreate",
@@ -389,19 +535,29 @@ impl Controller {
                 Ok(())
             }
             Err(e) => {
-                self.events.warning(
-                    ds,
-                    "FailedCreate",
-                    format!("Error creating: {}", crate::error_message(&e)),
-                );
+                let msg = crate::error_message(&e);
+                // A terminating namespace refuses new pods; that is no failure.
+                if matches!(&e, kube::Error::Api(s) if s.code == 403 && msg.contains("being terminated"))
+                {
+                    return Ok(());
+                }
+                self.events
+                    .warning(ds, "FailedCreate", format!("Error creating: {msg}"));
                 Err(e.into())
             }
         }
     }
 
-    async fn delete_pod(&self, ds: &DaemonSet, p: &Pod, api: &Api<Pod>) -> anyhow::Result<()> {
+    async fn delete_pod(
+        &self,
+        key: &Key,
+        ds: &DaemonSet,
+        p: &Pod,
+        api: &Api<Pod>,
+    ) -> anyhow::Result<()> {
         match api.delete(&p.name_any(), &DeleteParams::default()).await {
             Ok(_) => {
+                self.expectations.expect_delete(key, p.name_any());
                 self.events.normal(
                     ds,
                     "SuccessfulDelete",
@@ -410,7 +566,33 @@ impl Controller {
                 Ok(())
             }
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                self.events.warning(
+                    ds,
+                    "FailedDelete",
+                    format!("Error deleting: {}", crate::error_message(&e)),
+                );
+                Err(e.into())
+            }
         }
     }
+}
+
+/// Whether the DaemonSet surges: RollingUpdate with a non-zero maxSurge (upstream's
+/// `AllowsSurge`, which scales a percentage against one node).
+fn allows_surge(ds: &DaemonSet) -> bool {
+    let strategy = ds
+        .spec
+        .as_ref()
+        .and_then(|s| s.update_strategy.clone())
+        .unwrap_or_default();
+    strategy.type_.as_deref() != Some("OnDelete")
+        && update::scaled(
+            strategy
+                .rolling_update
+                .as_ref()
+                .and_then(|r| r.max_surge.as_ref()),
+            1,
+            0,
+        ) > 0
 }
