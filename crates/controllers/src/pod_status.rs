@@ -1,6 +1,7 @@
-//! Pod conditions that controllers write: `DisruptionTarget` before a controller deletes a pod
-//! (so the pod's owner, e.g. a Job's podFailurePolicy, can tell why it went) and `Ready=False`
-//! for pods on a node that stopped reporting (so workloads stop counting them available).
+//! Pod status that controllers write: `DisruptionTarget` before a controller deletes a pod (so
+//! the pod's owner, e.g. a Job's podFailurePolicy, can tell why it went), `Ready=False` for
+//! pods on a node that stopped reporting (so workloads stop counting them available), and
+//! phase Failed for pods force-deleted without a kubelet to finish them.
 
 use anyhow::Context as _;
 use k8s_openapi::api::core::v1::{Pod, PodCondition};
@@ -50,40 +51,84 @@ pub fn update_condition(
     changed
 }
 
-/// Set `condition` on the pod's status from a fresh read (see [`write_condition`]).
+/// Set `condition` on the pod's status from a fresh read (see [`write_status`]).
 pub async fn set_condition(
     api: &Api<Pod>,
-    name: &str,
+    pod: &Pod,
     condition: &PodCondition,
 ) -> anyhow::Result<bool> {
-    write_condition(api, name, &condition.type_, |_| Some(condition.clone())).await
+    write_status(api, pod, &condition.type_, |_| Change {
+        condition: Some(condition.clone()),
+        fail: false,
+    })
+    .await
 }
 
 /// Upstream's `MarkPodsNotReady` for one pod: an existing Ready condition turns False, keeping
 /// its reason and message. `Ok(true)` when the pod was marked now.
-pub async fn mark_not_ready(api: &Api<Pod>, name: &str) -> anyhow::Result<bool> {
+pub async fn mark_not_ready(api: &Api<Pod>, pod: &Pod) -> anyhow::Result<bool> {
     let mut marked = false;
-    write_condition(api, name, "Ready", |conditions| {
-        let ready = conditions.iter().find(|c| c.type_ == "Ready")?;
-        marked = ready.status != "False";
-        marked.then(|| PodCondition {
-            status: "False".into(),
-            ..ready.clone()
-        })
+    write_status(api, pod, "Ready", |pod| {
+        let ready = conditions_of(pod)
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .cloned();
+        marked = ready.as_ref().is_some_and(|r| r.status != "False");
+        Change {
+            condition: ready.filter(|_| marked).map(|r| PodCondition {
+                status: "False".into(),
+                ..r
+            }),
+            fail: false,
+        }
     })
     .await?;
     Ok(marked)
 }
 
-/// Write the condition `wanted` derives from the pod's current conditions (`None`: nothing to
-/// write) from a fresh read, guarded by the pod's resourceVersion and retried on conflicts.
-/// `Ok(false)` when the pod is gone; a condition already as wanted is not written again.
-async fn write_condition(
+/// Before a controller force-deletes a pod no kubelet will finish (upstream's
+/// `markFailedAndDeletePodWithCondition`): a pod not yet Succeeded or Failed turns Failed,
+/// with `condition` if given. `Ok(false)` when the pod is gone.
+pub async fn mark_failed(
     api: &Api<Pod>,
-    name: &str,
-    kind: &str,
-    mut wanted: impl FnMut(&[PodCondition]) -> Option<PodCondition>,
+    pod: &Pod,
+    condition: Option<&PodCondition>,
 ) -> anyhow::Result<bool> {
+    write_status(api, pod, "phase", |pod| {
+        let terminal = matches!(crate::pods::phase(pod), "Succeeded" | "Failed");
+        Change {
+            condition: condition.filter(|_| !terminal).cloned(),
+            fail: !terminal,
+        }
+    })
+    .await
+}
+
+/// A change to a pod's status.
+struct Change {
+    condition: Option<PodCondition>,
+    /// Set the phase to Failed.
+    fail: bool,
+}
+
+fn conditions_of(pod: &Pod) -> &[PodCondition] {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default()
+}
+
+/// Write the change `wanted` derives from a fresh read of `cached` (the pod a controller
+/// decided about), guarded by the pod's resourceVersion and retried on conflicts. `Ok(false)`
+/// when that pod is gone (or replaced by another of the same name); a status already as wanted
+/// is not written again.
+async fn write_status(
+    api: &Api<Pod>,
+    cached: &Pod,
+    what: &str,
+    mut wanted: impl FnMut(&Pod) -> Change,
+) -> anyhow::Result<bool> {
+    let name = cached.metadata.name.as_deref().unwrap_or_default();
     for _ in 0..RETRIES {
         let Some(pod) = api
             .get_opt(name)
@@ -92,20 +137,26 @@ async fn write_condition(
         else {
             return Ok(false);
         };
-        let mut conditions = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.clone())
-            .unwrap_or_default();
-        let Some(condition) = wanted(&conditions) else {
-            return Ok(true);
-        };
-        if !update_condition(&mut conditions, condition, jiff::Timestamp::now()) {
+        if pod.metadata.uid != cached.metadata.uid {
+            return Ok(false);
+        }
+        let change = wanted(&pod);
+        let mut status = serde_json::Map::new();
+        if let Some(condition) = change.condition {
+            let mut conditions = conditions_of(&pod).to_vec();
+            if update_condition(&mut conditions, condition, jiff::Timestamp::now()) {
+                status.insert("conditions".into(), json!(conditions));
+            }
+        }
+        if change.fail && crate::pods::phase(&pod) != "Failed" {
+            status.insert("phase".into(), json!("Failed"));
+        }
+        if status.is_empty() {
             return Ok(true);
         }
         let patch = json!({
             "metadata": {"resourceVersion": pod.metadata.resource_version},
-            "status": {"conditions": conditions},
+            "status": status,
         });
         match api
             .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -114,10 +165,10 @@ async fn write_condition(
             Ok(_) => return Ok(true),
             Err(kube::Error::Api(s)) if s.code == 404 => return Ok(false),
             Err(kube::Error::Api(s)) if s.code == 409 => continue,
-            Err(e) => return Err(e).with_context(|| format!("setting {kind} on pod {name}")),
+            Err(e) => return Err(e).with_context(|| format!("setting {what} of pod {name}")),
         }
     }
-    anyhow::bail!("pod {name} kept changing while setting its {kind} condition")
+    anyhow::bail!("pod {name} kept changing while setting its {what}")
 }
 
 #[cfg(test)]

@@ -157,7 +157,7 @@ async fn mark_pods_not_ready(
 ) -> anyhow::Result<()> {
     for p in on_node.iter().filter(|p| crate::pods::is_ready(p)) {
         let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &p.namespace().unwrap_or_default());
-        if pod_status::mark_not_ready(&api, &p.name_any()).await? {
+        if pod_status::mark_not_ready(&api, p).await? {
             events.warning(p.as_ref(), "NodeNotReady", "Node is not ready");
         }
     }

@@ -7,7 +7,7 @@
 use crate::events::ComponentRecorder;
 use crate::pod_status;
 use k8s_openapi::api::core::v1::{Pod, Taint, Toleration};
-use kube::api::DeleteParams;
+use kube::api::{DeleteParams, Preconditions};
 use kube::{Api, ResourceExt};
 use std::collections::{HashMap, HashSet};
 
@@ -137,12 +137,19 @@ pub async fn evict(api: &Api<Pod>, events: &ComponentRecorder, pod: &Pod) -> any
         ),
     );
     let condition = pod_status::disruption_target(REASON, MESSAGE);
-    if !pod_status::set_condition(api, &name, &condition).await? {
+    if !pod_status::set_condition(api, pod, &condition).await? {
         return Ok(());
     }
-    match api.delete(&name, &DeleteParams::default()).await {
+    let dp = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: pod.uid(),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    match api.delete(&name, &dp).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
