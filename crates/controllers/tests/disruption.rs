@@ -6,7 +6,7 @@ use common::{Cluster, eventually, make_ready};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{ListParams, PostParams};
+use kube::api::{EvictParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
@@ -55,4 +55,39 @@ async fn a_budget_counts_expected_and_healthy_pods() {
         }
     })
     .await;
+
+    // The one allowed disruption: the evicted pod is marked before it goes (a finalizer keeps
+    // it in sight).
+    let hold = json!({"metadata": {"finalizers": ["example.com/hold"]}});
+    pods.patch(&names[0], &PatchParams::default(), &Patch::Merge(&hold))
+        .await
+        .unwrap();
+    pods.evict(&names[0], &EvictParams::default())
+        .await
+        .unwrap();
+    let evicted = pods.get(&names[0]).await.unwrap();
+    assert!(evicted.metadata.deletion_timestamp.is_some());
+    let target = evicted
+        .status
+        .and_then(|s| s.conditions)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.type_ == "DisruptionTarget")
+        .expect("a DisruptionTarget condition");
+    assert_eq!(
+        (
+            target.status.as_str(),
+            target.reason.as_deref(),
+            target.message.as_deref()
+        ),
+        (
+            "True",
+            Some("EvictionByEvictionAPI"),
+            Some("Eviction API: evicting")
+        )
+    );
+    let release = json!({"metadata": {"finalizers": null}});
+    pods.patch(&names[0], &PatchParams::default(), &Patch::Merge(&release))
+        .await
+        .unwrap();
 }
