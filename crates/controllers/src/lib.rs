@@ -11,6 +11,7 @@ pub mod events;
 pub mod leader;
 pub mod manager;
 pub mod ownership;
+pub mod pod_status;
 pub mod pods;
 pub mod runtime;
 

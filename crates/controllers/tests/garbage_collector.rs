@@ -91,3 +91,83 @@ async fn an_object_whose_owner_does_not_exist_is_deleted() {
     gone(&cms, "stray").await;
     assert!(cms.get_opt("alive-dep").await.unwrap().is_some());
 }
+
+/// A dependent of two owners, `first` blocking its deletion.
+async fn shared_dependent(cms: &Api<ConfigMap>, first: &str, second: &str, dep: &str) {
+    let mut refs = Vec::new();
+    for (owner, block) in [(first, true), (second, false)] {
+        let o: ConfigMap = serde_json::from_value(json!({"metadata": {"name": owner}})).unwrap();
+        let uid = cms
+            .create(&PostParams::default(), &o)
+            .await
+            .unwrap()
+            .uid()
+            .unwrap();
+        refs.push(json!({"apiVersion": "v1", "kind": "ConfigMap", "name": owner, "uid": uid, "blockOwnerDeletion": block}));
+    }
+    let d: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": dep, "ownerReferences": refs}}))
+            .unwrap();
+    cms.create(&PostParams::default(), &d).await.unwrap();
+}
+
+/// The names of the owners `name` refers to.
+async fn owner_names(cms: &Api<ConfigMap>, name: &str) -> Vec<String> {
+    cms.get(name)
+        .await
+        .unwrap()
+        .metadata
+        .owner_references
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| o.name)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_dependent_with_another_live_owner_survives_its_owners_deletion() {
+    let c = Cluster::start().await;
+    let cms: Api<ConfigMap> = c.api();
+
+    // Foreground: the owner waits only until the dependent stops referring to it; the
+    // dependent stays, owned by the other owner.
+    shared_dependent(&cms, "fg-a", "fg-b", "fg-shared").await;
+    cms.delete(
+        "fg-a",
+        &DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Foreground),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    gone(&cms, "fg-a").await;
+    let dep = cms.get_opt("fg-shared").await.unwrap();
+    assert!(
+        dep.as_ref()
+            .is_some_and(|d| d.metadata.deletion_timestamp.is_none()),
+        "the dependent of a live owner was deleted: {dep:?}"
+    );
+    assert_eq!(owner_names(&cms, "fg-shared").await, ["fg-b"]);
+
+    // Background: the dangling reference goes, the dependent stays.
+    shared_dependent(&cms, "bg-a", "bg-b", "bg-shared").await;
+    cms.delete("bg-a", &DeleteParams::default()).await.unwrap();
+    eventually(20, "the dangling reference to go", || async {
+        let owners = owner_names(&cms, "bg-shared").await;
+        if owners == ["bg-b"] {
+            Ok(())
+        } else {
+            Err(format!("{owners:?}"))
+        }
+    })
+    .await;
+    assert!(
+        cms.get("bg-shared")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_none()
+    );
+}

@@ -6,8 +6,13 @@
 //! the handler takes one from `status.disruptionsAllowed` with a guarded write and records the
 //! pod in `status.disruptedPods`, so the disruption controller does not count it healthy while
 //! the deletion is on its way. A budget at zero answers 429, which drain retries.
+//!
+//! Every eviction that deletes marks the pod first with the `DisruptionTarget` condition
+//! (reason `EvictionByEvictionAPI`), through the pod's status, as upstream does since 1.26.
 
+use super::create::Tracking;
 use super::delete::{DeleteOptions, delete_object};
+use super::update::{Target, guaranteed_update};
 use super::{Api, ApiRequest};
 use crate::object;
 use axum::response::Response;
@@ -82,7 +87,7 @@ pub async fn evict(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
         }
     };
 
-    match delete_object(api, req, req.name(), &delete_opts).await {
+    match mark_and_delete(api, req, &delete_opts).await {
         Ok(_) => Ok(success()),
         Err(e) if e.code == 409 && guarded_by_us => Err(still_processing(&budget_name)),
         Err(e) => Err(e),
@@ -129,7 +134,7 @@ async fn delete_if_budget_does_not_apply(
             delete_opts.precondition_rv =
                 object::meta_str(&pod, "resourceVersion").map(str::to_string);
         }
-        match delete_object(api, req, req.name(), &delete_opts).await {
+        match mark_and_delete(api, req, &delete_opts).await {
             Ok(_) => return Ok(None),
             Err(e) if e.code == 409 && guard => continue,
             Err(e) => return Err(e),
@@ -140,6 +145,91 @@ async fn delete_if_budget_does_not_apply(
         req.name(),
         "the pod kept changing while it was being evicted",
     ))
+}
+
+/// The `DisruptionTarget` condition the eviction API sets.
+const DISRUPTION_TARGET_REASON: &str = "EvictionByEvictionAPI";
+const DISRUPTION_TARGET_MESSAGE: &str = "Eviction API: evicting";
+
+/// Upstream's `addConditionAndDeletePod`: unless this is a dry run, mark the latest pod
+/// `DisruptionTarget` (honouring the delete preconditions, whose resourceVersion then moves to
+/// the marked pod's), then delete it.
+async fn mark_and_delete(
+    api: &Api,
+    req: &ApiRequest,
+    opts: &DeleteOptions,
+) -> Result<(u16, Value), ApiError> {
+    let mut opts = opts.clone();
+    if !opts.dry_run {
+        let uid = opts.precondition_uid.clone();
+        let marked = guaranteed_update(
+            api,
+            req,
+            Target::Status,
+            opts.precondition_rv.as_deref(),
+            Tracking::Update,
+            |pod| {
+                let actual = object::meta_str(pod, "uid").unwrap_or("");
+                if let Some(uid) = uid.as_deref().filter(|u| !u.is_empty() && *u != actual) {
+                    return Err(ApiError::conflict(
+                        &req.gr(),
+                        req.name(),
+                        &format!(
+                            "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                        ),
+                    ));
+                }
+                let mut pod = pod.clone();
+                set_disruption_target(&mut pod, &object::now_rfc3339());
+                Ok(pod)
+            },
+        )
+        .await?;
+        if opts.precondition_rv.is_some() {
+            opts.precondition_rv = object::meta_str(&marked, "resourceVersion").map(str::to_string);
+        }
+    }
+    delete_object(api, req, req.name(), &opts).await
+}
+
+/// Put `DisruptionTarget=True` in the pod's conditions as upstream's `UpdatePodCondition`
+/// does: the transition time moves only when the status does.
+fn set_disruption_target(pod: &mut Value, now: &str) {
+    let Some(status) = pod
+        .as_object_mut()
+        .map(|p| p.entry("status").or_insert_with(|| json!({})))
+    else {
+        return;
+    };
+    let Some(status) = status.as_object_mut() else {
+        return;
+    };
+    let conditions = status.entry("conditions").or_insert_with(|| json!([]));
+    if !conditions.is_array() {
+        *conditions = json!([]);
+    }
+    let Some(conditions) = conditions.as_array_mut() else {
+        return;
+    };
+    let mut condition = json!({
+        "type": "DisruptionTarget", "status": "True",
+        "reason": DISRUPTION_TARGET_REASON, "message": DISRUPTION_TARGET_MESSAGE,
+        "lastTransitionTime": now,
+    });
+    match conditions
+        .iter_mut()
+        .find(|c| c.get("type") == Some(&json!("DisruptionTarget")))
+    {
+        Some(existing) => {
+            if existing.get("status") == Some(&json!("True"))
+                && let Some(t) = existing.get("lastTransitionTime")
+            {
+                condition["lastTransitionTime"] = t.clone();
+            }
+            *existing = condition;
+        }
+        None => conditions.push(condition),
+    }
 }
 
 /// The Ready condition is True.
@@ -334,5 +424,23 @@ fn set_disruption_not_allowed(status: &mut Value, observed_generation: Option<i6
             *existing = condition;
         }
         None => conditions.push(condition),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_disruption_target_is_added_once() {
+        let mut pod = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        set_disruption_target(&mut pod, "2025-01-01T00:00:00Z");
+        set_disruption_target(&mut pod, "2025-01-01T00:05:00Z");
+        assert_eq!(
+            pod["status"]["conditions"],
+            json!([{"type": "Ready", "status": "True"},
+                {"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
+                 "message": "Eviction API: evicting", "lastTransitionTime": "2025-01-01T00:00:00Z"}])
+        );
     }
 }

@@ -5,7 +5,8 @@
 //! - for an owner deleted with `propagationPolicy=Orphan` (the `orphan` finalizer) removes the
 //!   owner's reference from its dependents, then the finalizer;
 //! - for an owner deleted with `Foreground` (the `foregroundDeletion` finalizer) deletes its
-//!   dependents and removes the finalizer once no dependent with `blockOwnerDeletion` is left;
+//!   dependents that have no other live owner (from those that do it only drops the reference)
+//!   and removes the finalizer once no dependent with `blockOwnerDeletion` is left;
 //! - drops references to gone or foreground-deleting owners from objects that still have a
 //!   live owner.
 //!
@@ -49,8 +50,9 @@ struct Graph {
 }
 
 impl Graph {
-    fn upsert(&mut self, uid: &str, node: Node) {
-        self.remove(uid);
+    /// Put `node` in the graph, returning the version it replaces.
+    fn upsert(&mut self, uid: &str, node: Node) -> Option<Node> {
+        let old = self.remove(uid);
         for o in &node.owners {
             self.dependents
                 .entry(o.uid.clone())
@@ -58,6 +60,7 @@ impl Graph {
                 .insert(uid.to_string());
         }
         self.nodes.insert(uid.to_string(), node);
+        old
     }
 
     fn remove(&mut self, uid: &str) -> Option<Node> {
@@ -196,17 +199,26 @@ impl Collector {
                     .finalizers
                     .iter()
                     .any(|f| f == ORPHAN || f == FOREGROUND));
-        let owners: Vec<String> = node.owners.iter().map(|o| o.uid.clone()).collect();
+        let owners: HashSet<String> = node.owners.iter().map(|o| o.uid.clone()).collect();
         let deleting = node.deleting;
-        self.graph.lock().expect("graph lock").upsert(&uid, node);
+        let old = self.graph.lock().expect("graph lock").upsert(&uid, node);
         if interesting {
             self.queue.add(Key::new("", uid.clone()));
         }
-        // An owner in foreground deletion waits for this dependent.
-        if deleting {
-            for o in owners {
-                self.queue.add(Key::new("", o));
-            }
+        // An owner in foreground deletion waits for this dependent (while it is being deleted)
+        // and stops waiting once the dependent no longer refers to it.
+        let released = old
+            .into_iter()
+            .flat_map(|n| n.owners)
+            .map(|o| o.uid)
+            .filter(|o| !owners.contains(o));
+        let waiting_on: Vec<String> = if deleting {
+            owners.iter().cloned().chain(released).collect()
+        } else {
+            released.collect()
+        };
+        for o in waiting_on {
+            self.queue.add(Key::new("", o));
         }
     }
 
@@ -401,7 +413,11 @@ impl Collector {
         self.remove_finalizer(node, ORPHAN).await
     }
 
-    /// Foreground propagation: delete dependents; done when none blocks the owner any more.
+    /// Foreground propagation (upstream's `processDeletingDependentsItem`): each dependent is
+    /// handed to the ordinary orphan check, where this owner counts as gone-but-waiting — a
+    /// dependent with another live owner only loses its reference to this one, the others are
+    /// deleted. The owner's finalizer goes once no dependent blocks it
+    /// (`blockOwnerDeletion`).
     async fn delete_dependents(&self, uid: &str, node: &Node) -> anyhow::Result<Option<Duration>> {
         let dependents = self.graph.lock().expect("graph lock").dependents_of(uid);
         let mut blocking = 0;
@@ -415,25 +431,14 @@ impl Collector {
                 blocking += 1;
             }
             if !dep.deleting {
-                let has_own = !self
-                    .graph
-                    .lock()
-                    .expect("graph lock")
-                    .dependents_of(&d)
-                    .is_empty();
-                let policy = if has_own {
-                    PropagationPolicy::Foreground
-                } else {
-                    PropagationPolicy::Background
-                };
-                self.delete(&dep, &d, policy).await?;
+                self.queue.add(Key::new("", d));
             }
         }
         if blocking == 0 {
             self.remove_finalizer(node, FOREGROUND).await?;
             return Ok(None);
         }
-        // Dependents' deletions re-queue the owner; look again in any case.
+        // Dependents' deletions and reference removals re-queue the owner; look again anyway.
         Ok(Some(Duration::from_secs(5)))
     }
 

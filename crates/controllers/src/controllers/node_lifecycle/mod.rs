@@ -2,15 +2,20 @@
 //! renewing its Lease and posting status for the grace period (50 s; 60 s for a node that never
 //! reported) gets its conditions set to Unknown ("Kubelet stopped posting node status."); nodes
 //! carry the `node.kubernetes.io/not-ready` or `unreachable` NoSchedule and NoExecute taints
-//! matching their Ready condition; pods on a node with a NoExecute taint they do not tolerate
-//! are evicted, those tolerating it for `tolerationSeconds` once that has run out.
+//! matching their Ready condition; pods on a node whose Ready condition is not True get their
+//! own Ready condition set False (upstream's `MarkPodsNotReady`), so workloads stop counting
+//! them available; pods on a node with NoExecute taints are evicted as [`taint_eviction`]
+//! decides.
+
+pub mod taint_eviction;
 
 use crate::events::ComponentRecorder;
 use crate::manager::Context;
+use crate::pod_status;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 use std::collections::HashMap;
@@ -29,9 +34,10 @@ pub fn start(ctx: &Arc<Context>) {
     let events = ctx.recorder.for_component(COMPONENT);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(MONITOR_PERIOD);
+        let mut scheduled = taint_eviction::Scheduled::default();
         loop {
             tick.tick().await;
-            if let Err(e) = monitor(&ctx, &events).await {
+            if let Err(e) = monitor(&ctx, &events, &mut scheduled).await {
                 tracing::debug!(error = format!("{e:#}"), "node monitoring failed");
             }
         }
@@ -47,7 +53,11 @@ fn ready_condition(node: &Node) -> Option<&NodeCondition> {
         .find(|c| c.type_ == "Ready")
 }
 
-async fn monitor(ctx: &Context, events: &ComponentRecorder) -> anyhow::Result<()> {
+async fn monitor(
+    ctx: &Context,
+    events: &ComponentRecorder,
+    scheduled: &mut taint_eviction::Scheduled,
+) -> anyhow::Result<()> {
     let leases: Api<Lease> = Api::namespaced(ctx.client.clone(), "kube-node-lease");
     let renewed: HashMap<String, jiff::Timestamp> = leases
         .list(&ListParams::default())
@@ -61,11 +71,52 @@ async fn monitor(ctx: &Context, events: &ComponentRecorder) -> anyhow::Result<()
         .collect();
     let now = jiff::Timestamp::now();
     let nodes: Api<Node> = Api::all(ctx.client.clone());
+    let mut pods_by_node: HashMap<String, Vec<Arc<Pod>>> = HashMap::new();
+    for p in ctx.informers.pods.list() {
+        if let Some(n) = p.spec.as_ref().and_then(|s| s.node_name.clone()) {
+            pods_by_node.entry(n).or_default().push(p);
+        }
+    }
+    let pass = Pass {
+        ctx,
+        events,
+        nodes: &nodes,
+        renewed: &renewed,
+        now,
+    };
     for node in ctx.informers.nodes.list() {
+        let on_node = pods_by_node.remove(&node.name_any()).unwrap_or_default();
+        if let Err(e) = pass.monitor_node(scheduled, &node, &on_node).await {
+            tracing::debug!(node = %node.name_any(), error = format!("{e:#}"), "node monitoring failed");
+        }
+    }
+    scheduled.finish_pass();
+    Ok(())
+}
+
+/// What one monitoring pass shares across nodes.
+struct Pass<'a> {
+    ctx: &'a Context,
+    events: &'a ComponentRecorder,
+    nodes: &'a Api<Node>,
+    /// Node name -> when its Lease was last renewed.
+    renewed: &'a HashMap<String, jiff::Timestamp>,
+    now: jiff::Timestamp,
+}
+
+impl Pass<'_> {
+    /// One node's health and taints, and the pods on it.
+    async fn monitor_node(
+        &self,
+        scheduled: &mut taint_eviction::Scheduled,
+        node: &Node,
+        on_node: &[Arc<Pod>],
+    ) -> anyhow::Result<()> {
+        let (now, events) = (self.now, self.events);
         let name = node.name_any();
         let heartbeat =
-            ready_condition(&node).and_then(|c| c.last_heartbeat_time.as_ref().map(|t| t.0));
-        let last = [heartbeat, renewed.get(&name).copied()]
+            ready_condition(node).and_then(|c| c.last_heartbeat_time.as_ref().map(|t| t.0));
+        let last = [heartbeat, self.renewed.get(&name).copied()]
             .into_iter()
             .flatten()
             .max();
@@ -81,17 +132,34 @@ async fn monitor(ctx: &Context, events: &ComponentRecorder) -> anyhow::Result<()
             ),
         };
         let stale = now.as_millisecond() - since.as_millisecond() > grace.as_millis() as i64;
-        let mut node = (*node).clone();
+        let mut node = node.clone();
         if stale && ready_condition(&node).is_none_or(|c| c.status != "Unknown") {
-            mark_unknown(&nodes, &mut node, now).await?;
+            mark_unknown(self.nodes, &mut node, now).await?;
             events.normal(
                 &node,
                 "NodeNotReady",
                 format!("Node {name} status is now: NodeNotReady"),
             );
         }
-        sync_taints(&nodes, &node, now).await?;
-        evict(ctx, events, &node, now).await?;
+        sync_taints(self.nodes, &node, now).await?;
+        if ready_condition(&node).is_some_and(|c| c.status != "True") {
+            mark_pods_not_ready(self.ctx, events, on_node).await?;
+        }
+        evict(self.ctx, events, scheduled, &node, on_node, now).await
+    }
+}
+
+/// Upstream's `MarkPodsNotReady`: the node cannot vouch for its pods any more.
+async fn mark_pods_not_ready(
+    ctx: &Context,
+    events: &ComponentRecorder,
+    on_node: &[Arc<Pod>],
+) -> anyhow::Result<()> {
+    for p in on_node.iter().filter(|p| crate::pods::is_ready(p)) {
+        let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &p.namespace().unwrap_or_default());
+        if pod_status::mark_not_ready(&api, p).await? {
+            events.warning(p.as_ref(), "NodeNotReady", "Node is not ready");
+        }
     }
     Ok(())
 }
@@ -184,11 +252,13 @@ async fn sync_taints(api: &Api<Node>, node: &Node, now: jiff::Timestamp) -> anyh
     Ok(())
 }
 
-/// Evict pods whose tolerations of the node's NoExecute taints ran out (or never existed).
+/// Evict the pods whose tolerations of the node's NoExecute taints ran out (or never existed).
 async fn evict(
     ctx: &Context,
     events: &ComponentRecorder,
+    scheduled: &mut taint_eviction::Scheduled,
     node: &Node,
+    on_node: &[Arc<Pod>],
     now: jiff::Timestamp,
 ) -> anyhow::Result<()> {
     let taints: Vec<Taint> = node
@@ -199,58 +269,28 @@ async fn evict(
         .into_iter()
         .filter(|t| t.effect == "NoExecute")
         .collect();
-    if taints.is_empty() {
-        return Ok(());
-    }
-    let name = node.name_any();
-    let on_node: Vec<Arc<Pod>> = ctx
-        .informers
-        .pods
-        .list()
-        .into_iter()
-        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str()))
+    for p in on_node
+        .iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .collect();
-    for p in on_node {
-        let tols = p
+    {
+        let uid = p.uid().unwrap_or_default();
+        let tolerations = p
             .spec
             .as_ref()
             .and_then(|s| s.tolerations.clone())
             .unwrap_or_default();
-        let mut due = false;
-        for t in &taints {
-            let tol = tols.iter().find(|x| {
-                x.effect
-                    .as_deref()
-                    .is_none_or(|e| e.is_empty() || e == "NoExecute")
-                    && x.key.as_deref().is_none_or(|k| k.is_empty() || k == t.key)
-                    && (x.operator.as_deref() == Some("Exists") || x.value == t.value)
-            });
-            match tol {
-                None => due = true,
-                Some(x) => {
-                    if let Some(secs) = x.toleration_seconds {
-                        let added = t.time_added.as_ref().map(|t| t.0).unwrap_or(now);
-                        if now.as_second() >= added.as_second() + secs {
-                            due = true;
-                        }
-                    }
-                }
-            }
-        }
-        if !due {
-            continue;
-        }
         let ns = p.namespace().unwrap_or_default();
-        let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-        match api.delete(&p.name_any(), &DeleteParams::default()).await {
-            Ok(_) => events.normal(
+        match scheduled.decide(&uid, &taints, &tolerations, now) {
+            taint_eviction::Decision::Evict => {
+                let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+                taint_eviction::evict(&api, events, p).await?;
+            }
+            taint_eviction::Decision::Cancelled => events.normal(
                 p.as_ref(),
                 "TaintManagerEviction",
-                format!("Marking for deletion Pod {ns}/{}", p.name_any()),
+                format!("Cancelling deletion of Pod {ns}/{}", p.name_any()),
             ),
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(e.into()),
+            taint_eviction::Decision::Wait | taint_eviction::Decision::Nothing => {}
         }
     }
     Ok(())

@@ -1,27 +1,31 @@
 //! The disruption controller: PodDisruptionBudget status — how many matching pods are expected
-//! (the scale of their controllers), healthy (Ready), desired healthy (from minAvailable or
-//! maxUnavailable), and so how many disruptions (evictions, `kubectl drain`) are allowed now.
+//! (the scale of their controllers, see [`expected`]), healthy (Ready), desired healthy (from
+//! minAvailable or maxUnavailable), and so how many disruptions (evictions, `kubectl drain`)
+//! are allowed now. When the expected pods cannot be counted it fails safe: no disruption
+//! allowed, condition reason `SyncFailed`.
 //! Pods the eviction API has just granted (`status.disruptedPods`) are not counted healthy
 //! until their deletion shows up or two minutes pass.
 
 use crate::manager::Context;
-use crate::ownership::{controller_of, selector_matches};
+use crate::ownership::selector_matches;
 use crate::pods;
 use crate::runtime::{Key, WorkQueue, informer::forward};
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::api::policy::v1::{
-    PodDisruptionBudget, PodDisruptionBudgetSpec, PodDisruptionBudgetStatus,
-};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::PostParams;
 use kube::{Api, ResourceExt};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub const COMPONENT: &str = "disruption-controller";
+
+mod expected;
+
+/// How soon a budget whose sync failed is looked at again (its pods' controllers may just
+/// not be in the caches yet).
+const FAIL_SAFE_RECHECK: Duration = Duration::from_secs(10);
 
 pub fn start(ctx: &Arc<Context>) {
     let queue = WorkQueue::new();
@@ -51,78 +55,9 @@ pub fn start(ctx: &Arc<Context>) {
     });
 }
 
-fn resolve(v: &IntOrString, total: i32) -> i32 {
-    match v {
-        IntOrString::Int(i) => *i,
-        IntOrString::String(s) => {
-            let p: i64 = s.trim_end_matches('%').parse().unwrap_or(0);
-            ((p * i64::from(total) + 99) / 100) as i32
-        }
-    }
-}
-
-/// The replica count of the workload at the top of a pod's controller chain.
-fn scale_of(ctx: &Context, ns: &str, pod: &Pod) -> Option<(String, i32)> {
-    let r = controller_of(&pod.metadata)?;
-    match r.kind.as_str() {
-        "ReplicaSet" => {
-            let rs: Arc<ReplicaSet> = ctx.informers.replica_sets.get(Some(ns), &r.name)?;
-            if let Some(d) = controller_of(&rs.metadata).filter(|d| d.kind == "Deployment") {
-                let dep: Arc<Deployment> = ctx.informers.deployments.get(Some(ns), &d.name)?;
-                return Some((d.uid.clone(), dep.spec.as_ref()?.replicas.unwrap_or(1)));
-            }
-            Some((r.uid.clone(), rs.spec.as_ref()?.replicas.unwrap_or(1)))
-        }
-        "StatefulSet" => {
-            let s: Arc<StatefulSet> = ctx.informers.stateful_sets.get(Some(ns), &r.name)?;
-            Some((r.uid.clone(), s.spec.as_ref()?.replicas.unwrap_or(1)))
-        }
-        "ReplicationController" => {
-            let rc = ctx
-                .informers
-                .replication_controllers
-                .get(Some(ns), &r.name)?;
-            Some((r.uid.clone(), rc.spec.as_ref()?.replicas.unwrap_or(1)))
-        }
-        _ => None,
-    }
-}
-
 /// How long an eviction's entry in `status.disruptedPods` keeps its pod out of the healthy
 /// count while the pod's deletion is on its way (upstream's `DeletionTimeout`).
 const DELETION_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The expected pod count and desired healthy count (upstream's `getExpectedPodCount`): an
-/// integer minAvailable counts the matching pods; a percentage or maxUnavailable counts the
-/// replicas their controllers want (pods without a controller are not expected).
-fn expected_and_desired(
-    ctx: &Context,
-    ns: &str,
-    spec: &PodDisruptionBudgetSpec,
-    pods: &[Arc<Pod>],
-) -> (i32, i32) {
-    let scale = || {
-        let mut scales: HashMap<String, i32> = HashMap::new();
-        for p in pods {
-            if let Some((uid, n)) = scale_of(ctx, ns, p) {
-                scales.insert(uid, n);
-            }
-        }
-        scales.values().sum::<i32>()
-    };
-    match (&spec.max_unavailable, &spec.min_available) {
-        (Some(max), _) => {
-            let expected = scale();
-            (expected, (expected - resolve(max, expected)).max(0))
-        }
-        (None, Some(IntOrString::Int(min))) => (pods.len() as i32, *min),
-        (None, Some(min)) => {
-            let expected = scale();
-            (expected, resolve(min, expected))
-        }
-        (None, None) => (0, 0),
-    }
-}
 
 async fn sync(ctx: &Context, key: &Key) -> anyhow::Result<Option<Duration>> {
     let Some(pdb) = ctx
@@ -143,7 +78,30 @@ async fn sync(ctx: &Context, key: &Key) -> anyhow::Result<Option<Duration>> {
         .into_iter()
         .filter(|p| selector_matches(selector, p.labels()))
         .collect();
-    let (expected, desired) = expected_and_desired(ctx, &key.namespace, &spec, &matched);
+    let events = ctx.recorder.for_component(COMPONENT);
+    let counted = match expected::expected_and_desired(ctx, &key.namespace, &spec, &matched).await {
+        Ok(c) => c,
+        Err(e) => {
+            let message = format!("{e:#}");
+            events.warning(
+                pdb.as_ref(),
+                "CalculateExpectedPodCountFailed",
+                format!("Failed to calculate the number of expected pods: {message}"),
+            );
+            return fail_safe(ctx, &pdb, &message).await;
+        }
+    };
+    if !counted.unmanaged.is_empty() {
+        events.warning(
+            pdb.as_ref(),
+            "UnmanagedPods",
+            format!(
+                "Pods selected by this PodDisruptionBudget (selector: {}) were found to be unmanaged. As a result, the status of the PDB cannot be calculated correctly, which may result in undefined behavior. To account for these pods please set \".spec.minAvailable\" field of the PDB to an integer value.",
+                expected::selector_string(selector)
+            ),
+        );
+    }
+    let (expected, desired) = (counted.expected, counted.desired_healthy);
     let current = pdb.status.clone().unwrap_or_default();
 
     // Evictions the API server granted whose pods are not yet being deleted: those pods no
@@ -233,6 +191,55 @@ async fn sync(ctx: &Context, key: &Key) -> anyhow::Result<Option<Duration>> {
         .await
     {
         Ok(_) => Ok(requeue),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(Some(Duration::from_millis(100))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Upstream's `failSafe`: when the expected pods cannot be counted, allow no disruption, with
+/// the reason in the `DisruptionAllowed` condition (`SyncFailed`); the rest of the status stays.
+async fn fail_safe(
+    ctx: &Context,
+    pdb: &PodDisruptionBudget,
+    message: &str,
+) -> anyhow::Result<Option<Duration>> {
+    let mut updated = pdb.clone();
+    let status = updated.status.get_or_insert_with(Default::default);
+    let conditions = status.conditions.get_or_insert_with(Vec::new);
+    let condition = Condition {
+        type_: "DisruptionAllowed".into(),
+        status: "False".into(),
+        reason: "SyncFailed".into(),
+        message: message.to_string(),
+        observed_generation: status.observed_generation,
+        last_transition_time: Time(jiff::Timestamp::now()),
+    };
+    match conditions.iter_mut().find(|c| c.type_ == condition.type_) {
+        Some(c) => {
+            let transition = if c.status == condition.status {
+                c.last_transition_time.clone()
+            } else {
+                condition.last_transition_time.clone()
+            };
+            *c = Condition {
+                last_transition_time: transition,
+                ..condition
+            };
+        }
+        None => conditions.push(condition),
+    }
+    status.disruptions_allowed = 0;
+    if updated.status == pdb.status {
+        return Ok(Some(FAIL_SAFE_RECHECK));
+    }
+    let api: Api<PodDisruptionBudget> =
+        Api::namespaced(ctx.client.clone(), &pdb.namespace().unwrap_or_default());
+    match api
+        .replace_status(&pdb.name_any(), &PostParams::default(), &updated)
+        .await
+    {
+        Ok(_) => Ok(Some(FAIL_SAFE_RECHECK)),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(Some(Duration::from_millis(100))),
         Err(e) => Err(e.into()),
