@@ -179,6 +179,25 @@ impl ObjectStore {
         }
     }
 
+    /// Update with a value the caller encoded itself (an edit of the stored bytes, as
+    /// `pods/binding` makes), guarded like [`ObjectStore::update`]; `Ok(None)` means someone
+    /// else wrote first. Only for resources stored in the version they are served in.
+    pub async fn update_encoded(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: Revision,
+        res: &'static ResourceInfo,
+        name: &str,
+    ) -> Result<Option<Revision>, ApiError> {
+        debug_assert!(!conversion::is_converted(res));
+        match self.store.update(key, value, expected, None).await {
+            Ok(rev) => Ok(Some(rev)),
+            Err(StoreError::Conflict { .. }) => Ok(None),
+            Err(e) => Err(api_error(e, &gr_of(res), name)),
+        }
+    }
+
     /// Delete if the key is still at `expected`. `Ok(None)` means someone else wrote first.
     pub async fn delete(
         &self,

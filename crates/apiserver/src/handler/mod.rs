@@ -2,6 +2,7 @@
 //! delete for every resource, parameterised by the resource's catalog entry and strategy
 //! (upstream's `genericregistry.Store` plus `handlers`).
 
+mod binding;
 mod create;
 mod delete;
 mod eviction;

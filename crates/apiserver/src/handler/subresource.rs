@@ -23,7 +23,7 @@ pub async fn handle(api: &Api, req: ApiRequest, sub: &str) -> Result<Response, A
         ("status", "update") => super::update::replace(api, &req, Target::Status).await,
         ("status", "patch") => super::update::patch(api, &req, Target::Status).await,
         ("scale", _) => scale(api, &req, verb).await,
-        ("binding", "create") => bind(api, &req).await,
+        ("binding", "create") => super::binding::bind(api, &req).await,
         ("eviction", "create") => super::eviction::evict(api, &req).await,
         ("finalize", "update") => finalize(api, &req).await,
         _ => Err(ApiError::service_unavailable(format!(
@@ -150,99 +150,6 @@ async fn scale(api: &Api, req: &ApiRequest, verb: &str) -> Result<Response, ApiE
 }
 
 /// `pods/binding`: assign a pending pod to a node (what the scheduler does).
-async fn bind(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
-    let binding: Value = serde_json::from_slice(&req.body)
-        .map_err(|e| ApiError::bad_request(format!("unable to decode Binding: {e}")))?;
-    let node = binding
-        .get("target")
-        .and_then(|t| t.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    if node.is_empty() {
-        let mut errs = rkube_machinery::ErrorList::new();
-        errs.push(rkube_machinery::FieldError::required(
-            rkube_machinery::FieldPath::new("target").child("name"),
-            "",
-        ));
-        return Err(ApiError::invalid("Binding", "", req.name(), &errs));
-    }
-    let dry_run = req.query.dry_run()?;
-    let gr = req.gr();
-    let key = req.key();
-    // The first try reads the pod from the watch cache (the scheduler binds thousands of pods
-    // a second); the write is guarded by the revision read, so a stale copy only costs a retry,
-    // which reads the store.
-    let mut from_cache = api.caches.get(req.resource).and_then(|c| c.get(&key));
-    loop {
-        let current = match from_cache.take() {
-            Some(c) => crate::storage::Stored {
-                object: serde_json::from_slice(&c.json).map_err(ApiError::internal)?,
-                revision: c.revision,
-            },
-            None => api
-                .store
-                .get(&key, req.resource, req.name())
-                .await?
-                .ok_or_else(|| ApiError::not_found(&gr, req.name()))?,
-        };
-        let mut pod = current.object;
-        if object::deletion_timestamp(&pod).is_some() {
-            return Err(ApiError::conflict(
-                &gr,
-                req.name(),
-                "pod is being deleted, cannot be assigned to a host",
-            ));
-        }
-        if let Some(existing) = pod
-            .get("spec")
-            .and_then(|s| s.get("nodeName"))
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty())
-        {
-            return Err(ApiError::conflict(
-                &gr,
-                req.name(),
-                &format!(
-                    "pod {} is already assigned to node {existing:?}",
-                    req.name()
-                ),
-            ));
-        }
-        pod["spec"]["nodeName"] = Value::String(node.clone());
-        set_condition(&mut pod, "PodScheduled", "True");
-        let written = if dry_run {
-            Some(pod)
-        } else {
-            api.store
-                .update(&key, pod, current.revision, None, req.resource, req.name())
-                .await?
-        };
-        if written.is_some() {
-            return Ok(crate::http::json(
-                201,
-                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
-            ));
-        }
-    }
-}
-
-fn set_condition(pod: &mut Value, kind: &str, status: &str) {
-    let now = object::now_rfc3339();
-    let conds = pod["status"]["conditions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let mut conds: Vec<Value> = conds
-        .into_iter()
-        .filter(|c| c.get("type").and_then(Value::as_str) != Some(kind))
-        .collect();
-    conds.push(
-        json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": now}),
-    );
-    pod["status"]["conditions"] = Value::Array(conds);
-}
-
 /// `namespaces/finalize`: replace `spec.finalizers` (the namespace controller's last step).
 async fn finalize(api: &Api, req: &ApiRequest) -> Result<Response, ApiError> {
     let body: Value = serde_json::from_slice(&req.body)
