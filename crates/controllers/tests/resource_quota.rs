@@ -6,7 +6,7 @@ mod common;
 
 use common::{Cluster, events, eventually};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, Pod, ResourceQuota};
+use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, Pod, ResourceQuota, Service};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
@@ -231,11 +231,21 @@ async fn object_counts_are_charged_at_once_and_freed_on_delete() {
     let c = Cluster::start().await;
     let ns = "counts";
     namespace(&c.client, ns).await;
+    let maps: Api<ConfigMap> = Api::namespaced(c.client.clone(), ns);
+    // As in a real cluster, the namespace has its root CA before anyone sets a quota (a
+    // quota's first count and an object created meanwhile can miss each other until the
+    // periodic recount, as upstream's can).
+    eventually(20, "kube-root-ca.crt", || async {
+        maps.get("kube-root-ca.crt")
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await;
     let quotas: Api<ResourceQuota> = Api::namespaced(c.client.clone(), ns);
     create(
         &quotas,
         json!({"metadata": {"name": "object-counts"},
-        "spec": {"hard": {"configmaps": "3", "pods": "4", "count/deployments.apps": "1"}}}),
+        "spec": {"hard": {"configmaps": "3", "pods": "4", "count/deployments.apps": "1", "services.nodeports": "1"}}}),
     )
     .await
     .unwrap();
@@ -247,7 +257,6 @@ async fn object_counts_are_charged_at_once_and_freed_on_delete() {
     )
     .await;
 
-    let maps: Api<ConfigMap> = Api::namespaced(c.client.clone(), ns);
     for name in ["a", "b"] {
         create(&maps, json!({"metadata": {"name": name}}))
             .await
@@ -294,6 +303,30 @@ async fn object_counts_are_charged_at_once_and_freed_on_delete() {
         message,
         "deployments.apps \"two\" is forbidden: exceeded quota: object-counts, requested: count/deployments.apps=1, used: count/deployments.apps=1, limited: count/deployments.apps=1"
     );
+
+    // Changing a service's type is charged what it adds: two node ports exceed one.
+    let services: Api<Service> = Api::namespaced(c.client.clone(), ns);
+    create(
+        &services,
+        json!({"metadata": {"name": "web"}, "spec": {
+        "ports": [{"name": "http", "port": 80}, {"name": "https", "port": 443}]}}),
+    )
+    .await
+    .unwrap();
+    let (code, message) = refusal(
+        services
+            .patch(
+                "web",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"type": "NodePort"}})),
+            )
+            .await,
+    );
+    assert_eq!(code, 403);
+    assert_eq!(
+        message,
+        "services \"web\" is forbidden: exceeded quota: object-counts, requested: services.nodeports=2, used: services.nodeports=0, limited: services.nodeports=1"
+    );
 }
 
 #[tokio::test]
@@ -312,9 +345,21 @@ async fn limit_ranges_bound_containers_pods_and_claims() {
     )
     .await
     .unwrap();
-    // Let the API server's cache see the range.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The API server's admission reads ranges from its watch cache: wait until it sees this one.
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), ns);
+    let probe: Pod =
+        serde_json::from_value(pod("probe", json!({"requests": {"cpu": "1m"}}))).unwrap();
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    eventually(20, "the range in effect", || async {
+        match pods.create(&dry, &probe).await {
+            Err(kube::Error::Api(s)) if s.code == 403 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
     let (code, message) = refusal(
         create(&pods, pod("small", json!({"requests": {"cpu": "50m", "memory": "100Mi"}, "limits": {"cpu": "500m", "memory": "150Mi"}}))).await,
     );

@@ -6,6 +6,8 @@
 //! bounds from the namespace's LimitRanges). PersistentVolumeClaims ([`storage_class`]):
 //! DefaultStorageClass, then LimitRanger's storage bounds. Last, for every namespaced
 //! resource, ResourceQuota ([`resource_quota`]) checks and charges the namespace's quotas.
+//! Updates ([`admit_update`]) are checked for what quota charges on update: service type and
+//! port changes, and claims whose storage request changes.
 
 pub mod limit_ranger;
 mod pod;
@@ -27,7 +29,34 @@ pub async fn admit_create(api: &Api, req: &ApiRequest, obj: &mut Value) -> Resul
         storage_class::admit(api, obj)?;
         limit_ranger::admit_claim(api, req, obj).await?;
     }
-    resource_quota::admit(api, req, obj).await
+    resource_quota::admit(api, req, obj, None).await
+}
+
+/// Run the admission plugins that apply to replacing `old` with `obj` through `req` (the main
+/// resource, not a subresource): quota for services (type and port changes) and for claims
+/// whose storage request changed, which LimitRanger also bounds.
+pub async fn admit_update(
+    api: &Api,
+    req: &ApiRequest,
+    obj: &Value,
+    old: &Value,
+) -> Result<(), ApiError> {
+    let r = req.resource;
+    if !r.group.is_empty() {
+        return Ok(());
+    }
+    match r.plural {
+        "services" => resource_quota::admit(api, req, obj, Some(old)).await,
+        "persistentvolumeclaims" => {
+            let storage = |o: &Value| o["spec"]["resources"]["requests"]["storage"].clone();
+            if storage(obj) == storage(old) {
+                return Ok(());
+            }
+            limit_ranger::admit_claim(api, req, obj).await?;
+            resource_quota::admit(api, req, obj, Some(old)).await
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The cached objects of a core/v1 resource in one namespace, from the watch cache (as

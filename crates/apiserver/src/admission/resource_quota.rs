@@ -11,7 +11,7 @@
 
 use crate::handler::{Api, ApiRequest};
 use rkube_machinery::quota::resource_list::{
-    ResourceList, add, exceeding, mask, pretty_print, remove_zeros, to_json,
+    ResourceList, add, exceeding, mask, pretty_print, remove_zeros, subtract_non_negative, to_json,
 };
 use rkube_machinery::quota::{Evaluator, QuotaView};
 use rkube_machinery::{ApiError, GroupResource};
@@ -30,8 +30,14 @@ struct StoredQuota {
     view: QuotaView,
 }
 
-/// Check `obj`, about to be created through `req`, against its namespace's quotas and charge it.
-pub(super) async fn admit(api: &Api, req: &ApiRequest, obj: &Value) -> Result<(), ApiError> {
+/// Check `obj`, about to be created (`old` is `None`) or to replace `old`, against its
+/// namespace's quotas and charge it (an update is charged what it adds).
+pub(super) async fn admit(
+    api: &Api,
+    req: &ApiRequest,
+    obj: &Value,
+    old: Option<&Value>,
+) -> Result<(), ApiError> {
     let r = req.resource;
     let Some(ns) = req.namespace() else {
         return Ok(());
@@ -52,7 +58,7 @@ pub(super) async fn admit(api: &Api, req: &ApiRequest, obj: &Value) -> Result<()
     let _turn = turn.lock().await;
     let mut pending = read_quotas(api, ns, &names).await?;
     for _ in 0..RETRIES {
-        let charged = check(req, &evaluator, &pending, obj)?;
+        let charged = check(req, &evaluator, &pending, obj, old)?;
         if dry_run || charged.is_empty() {
             return Ok(());
         }
@@ -84,6 +90,7 @@ fn check(
     evaluator: &Evaluator,
     quotas: &[StoredQuota],
     obj: &Value,
+    old: Option<&Value>,
 ) -> Result<Vec<(usize, ResourceList)>, ApiError> {
     let forbidden = |why: String| {
         ApiError::forbidden(
@@ -115,7 +122,8 @@ fn check(
     if counting.is_empty() {
         return Ok(Vec::new());
     }
-    let cost = evaluator.usage(obj, jiff::Timestamp::now());
+    let now = jiff::Timestamp::now();
+    let cost = evaluator.usage(obj, now);
     let negative: Vec<&str> = cost
         .iter()
         .filter(|(_, q)| q.is_negative())
@@ -127,14 +135,16 @@ fn check(
             negative.join(",")
         )));
     }
-    let cost = remove_zeros(&cost);
-    if cost.is_empty() {
-        return Ok(Vec::new());
-    }
+    // An update costs what it adds, under the quotas that counted the old object already.
+    let added = old.map(|o| (o, subtract_non_negative(&cost, &evaluator.usage(o, now))));
     let mut charged = Vec::new();
     for i in counting {
         let view = &quotas[i].view;
-        let requested = mask(&cost, view.hard.keys());
+        let cost = match &added {
+            Some((o, delta)) if evaluator.quota_counts(&view.hard, &view.scopes, o) => delta,
+            _ => &cost,
+        };
+        let requested = remove_zeros(&mask(cost, view.hard.keys()));
         if requested.is_empty() {
             continue;
         }
