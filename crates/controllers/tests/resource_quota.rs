@@ -303,6 +303,16 @@ async fn object_counts_are_charged_at_once_and_freed_on_delete() {
         message,
         "deployments.apps \"two\" is forbidden: exceeded quota: object-counts, requested: count/deployments.apps=1, used: count/deployments.apps=1, limited: count/deployments.apps=1"
     );
+    deployments
+        .delete("one", &DeleteParams::default())
+        .await
+        .unwrap();
+    used_when(
+        &quotas,
+        "object-counts",
+        json!({"count/deployments.apps": "0"}),
+    )
+    .await;
 
     // Changing a service's type is charged what it adds: two node ports exceed one.
     let services: Api<Service> = Api::namespaced(c.client.clone(), ns);

@@ -100,3 +100,28 @@ fn uses_cross_namespace_affinity(pod: &Value) -> bool {
         required || preferred
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pods_fall_in_the_scopes_their_spec_puts_them_in() {
+        let quota = json!({"spec": {"scopes": ["NotBestEffort"], "scopeSelector": {"matchExpressions": [
+            {"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}]}}});
+        let scopes = of_quota(&quota);
+        let high = json!({"spec": {"priorityClassName": "high", "activeDeadlineSeconds": 0,
+            "containers": [{"name": "a", "resources": {"requests": {"memory": "1Mi"}}}]}});
+        let plain = json!({"spec": {"containers": [{"name": "a"}]}});
+        assert!(scopes.iter().all(|s| pod_matches(s, &high)));
+        assert!(!scopes.iter().any(|s| pod_matches(s, &plain)));
+        let terminating = ScopeRequirement {
+            scope: "Terminating".into(),
+            operator: "Exists".into(),
+            values: vec![],
+        };
+        assert!(pod_matches(&terminating, &high));
+        assert!(!pod_matches(&terminating, &plain));
+    }
+}

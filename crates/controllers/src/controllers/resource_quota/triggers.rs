@@ -1,6 +1,7 @@
 //! When quotas must be recounted because something they count went away or stopped counting
 //! (upstream's replenishment): a pod deleted, finished or past its deletion grace, a claim
-//! changed or deleted, and services, config maps, secrets and replication controllers deleted.
+//! changed or deleted, and services, config maps, secrets, replication controllers and the
+//! workloads the controller manager caches anyway (for `count/<resource>.<group>`) deleted.
 //! Every quota of the object's namespace is queued.
 
 use super::quota_keys;
@@ -43,12 +44,25 @@ pub fn start(ctx: &Arc<Context>, quotas: &Arc<Informer<ResourceQuota>>, queue: &
     replenish_on(
         &ctx.informers.replication_controllers,
         queue,
-        |c| matches!(c, Change::Deleted(_)),
+        deleted,
         q.clone(),
     );
+    // `count/<resource>.<group>` quotas on the workloads whose caches are shared anyway.
+    let i = &ctx.informers;
+    replenish_on(&i.deployments, queue, deleted, q.clone());
+    replenish_on(&i.replica_sets, queue, deleted, q.clone());
+    replenish_on(&i.stateful_sets, queue, deleted, q.clone());
+    replenish_on(&i.daemon_sets, queue, deleted, q.clone());
+    replenish_on(&i.jobs, queue, deleted, q.clone());
+    replenish_on(&i.cron_jobs, queue, deleted, q.clone());
+    replenish_on(&i.disruption_budgets, queue, deleted, q.clone());
     deletions_of::<Service>(ctx, queue, q.clone());
     deletions_of::<ConfigMap>(ctx, queue, q.clone());
     deletions_of::<Secret>(ctx, queue, q);
+}
+
+fn deleted<K>(c: &Change<K>) -> bool {
+    matches!(c, Change::Deleted(_))
 }
 
 /// Queue the namespace's quotas on the changes of a shared informer `wanted` picks.
