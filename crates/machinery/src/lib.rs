@@ -7,6 +7,7 @@
 
 pub mod field;
 pub mod quantity;
+pub mod quota;
 pub mod selector;
 pub mod status;
 pub mod time;

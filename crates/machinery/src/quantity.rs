@@ -148,6 +148,36 @@ impl Quantity {
         }
     }
 
+    /// The sum as upstream's `Quantity.Add` keeps it: in the notation of the first, unless the
+    /// first is zero (then the second's), so `0 + 20Mi` prints `20Mi` in quota usage.
+    pub fn plus(&self, other: &Quantity) -> Quantity {
+        Quantity {
+            nanos: self.nanos.saturating_add(other.nanos),
+            format: if self.nanos == 0 {
+                other.format
+            } else {
+                self.format
+            },
+        }
+    }
+
+    /// The difference, with [`Quantity::plus`]'s choice of notation.
+    pub fn minus(&self, other: &Quantity) -> Quantity {
+        Quantity {
+            nanos: self.nanos.saturating_sub(other.nanos),
+            format: if self.nanos == 0 {
+                other.format
+            } else {
+                self.format
+            },
+        }
+    }
+
+    /// Whether the value is exactly zero.
+    pub fn is_zero(&self) -> bool {
+        self.nanos == 0
+    }
+
     /// Upstream's canonical string (`1500m`, `1Gi`, `1536Mi`, `1e3`).
     pub fn canonical(&self) -> String {
         if self.nanos == 0 {

@@ -312,6 +312,9 @@ pub async fn guaranteed_update(
         if object::same_content(&new, &old) {
             return Ok(old);
         }
+        if target == Target::Main {
+            crate::admission::admit_update(api, req, &new, &old).await?;
+        }
         if dry_run {
             // Nothing is written, so the object is still at the revision it was read at (as
             // upstream answers: `kubectl diff` then shows no resourceVersion change).

@@ -12,6 +12,7 @@ pub mod node_lifecycle;
 pub mod persistent_volume;
 pub mod pod_gc;
 pub mod replicaset;
+pub mod resource_quota;
 pub mod revisions;
 pub mod root_ca;
 pub mod service_account;
@@ -36,4 +37,5 @@ pub fn start_all(ctx: &Arc<Context>) {
     pod_gc::start(ctx);
     disruption::start(ctx);
     persistent_volume::start(ctx);
+    resource_quota::start(ctx);
 }
