@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{Cluster, nodes, pod_cpu};
+use common::{Cluster, nodes, pod, pod_cpu};
+use rkube_simnodes::SimConfig;
 use serde_json::json;
 
 const CLASSES: &str = "apiVersion: scheduling.k8s.io/v1
@@ -122,4 +123,47 @@ async fn pdb_protected_pods_are_spared_when_possible() {
     assert!(c.gone("free").await);
     assert_eq!(c.node_of("vip").await, "n1");
     assert!(c.pods().get_opt("guarded").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn preemption_removes_lower_priority_pods_that_anti_affinity_forbids() {
+    let mut c = Cluster::start().await;
+    c.apply(CLASSES).await;
+    c.add_nodes(nodes("n", 1, "8", &[], &[])).await;
+    c.create(pod("web", &[("app", "web")], json!({}))).await;
+    c.node_of("web").await;
+    let alone = json!({"priorityClassName": "high", "affinity": {"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": {"matchLabels":
+        {"app": "web"}}, "topologyKey": "kubernetes.io/hostname"}]}}});
+    c.create(pod("loner", &[("app", "loner")], alone)).await;
+    // Only the lower-priority pod stands in the way: it is preempted and the pod takes its node.
+    assert!(c.gone("web").await, "the web pod was not preempted");
+    assert_eq!(c.node_of("loner").await, "n0");
+}
+
+#[tokio::test]
+async fn preemption_removes_lower_priority_pods_that_a_spread_constraint_counts() {
+    let mut c = Cluster::start().await;
+    c.apply(CLASSES).await;
+    c.add_nodes(nodes("n", 1, "8", &[], &[])).await;
+    // A second node the pod cannot use still counts as an empty domain.
+    c.add_nodes(SimConfig {
+        first_index: 1,
+        ..nodes("n", 1, "8", &[], &["dedicated=other:NoSchedule"])
+    })
+    .await;
+    c.create(pod(
+        "web0",
+        &[("app", "web")],
+        json!({"nodeSelector": {"kubernetes.io/hostname": "n0"}}),
+    ))
+    .await;
+    assert_eq!(c.node_of("web0").await, "n0");
+    let spread = json!({"priorityClassName": "high", "topologySpreadConstraints": [{"maxSkew": 1,
+        "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+        "labelSelector": {"matchLabels": {"app": "web"}}}]});
+    c.create(pod("web1", &[("app", "web")], spread)).await;
+    // n0 holds one more web pod than the empty n1: removing the lower-priority one evens it.
+    assert!(c.gone("web0").await, "web0 was not preempted");
+    assert_eq!(c.node_of("web1").await, "n0");
 }
