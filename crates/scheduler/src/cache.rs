@@ -38,6 +38,14 @@ impl Cache {
             .filter(|n| n.present)
     }
 
+    /// Where the present node named `name` is in [`Cache::nodes`].
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index
+            .get(name)
+            .copied()
+            .filter(|i| self.nodes[*i].present)
+    }
+
     /// Number of nodes pods can be scheduled to (known and present).
     pub fn node_count(&self) -> usize {
         self.nodes.iter().filter(|n| n.present).count()

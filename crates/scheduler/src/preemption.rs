@@ -35,25 +35,50 @@ struct Candidate {
 const NOT_HELPFUL: &str = "Preemption is not helpful for scheduling";
 const NO_VICTIMS: &str = "No preemption victims found for incoming pod";
 
-/// Try to make room for `p.pod`; on failure the "preemption: ..." text of the message.
+/// Why preemption made no plan.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The "preemption: ..." text of the FailedScheduling message.
+    pub message: String,
+    /// No node has candidates: the pod's nomination, if any, no longer holds and is cleared
+    /// (upstream overrides it with an empty node). False when the pod was not eligible to
+    /// preempt at all, which leaves the nomination as it is.
+    pub clear_nomination: bool,
+}
+
+impl Refusal {
+    fn not_eligible(why: &str) -> Self {
+        Self {
+            message: format!("preemption: not eligible due to {why}."),
+            clear_nomination: false,
+        }
+    }
+}
+
+/// Try to make room for `p.pod`.
 pub fn preempt(
     p: &Prepared,
     cache: &Cache,
     diag: &Diagnosis,
     budgets: &[Budget],
-) -> Result<Plan, String> {
+) -> Result<Plan, Refusal> {
     let pod = &p.pod;
     if !pod.preempts {
-        return Err("preemption: not eligible due to preemptionPolicy=Never.".into());
+        return Err(Refusal::not_eligible("preemptionPolicy=Never"));
     }
-    if let Some(n) = pod.nominated_node.as_deref().and_then(|n| cache.node(n))
-        && n.pods
+    // A pod whose earlier preemption is still taking effect waits for it, unless its
+    // nominated node no longer suits it at all.
+    if let Some(name) = pod.nominated_node.as_deref()
+        && let Some(i) = cache.position(name)
+        && !diag.failures.get(&i).is_some_and(|f| f.unresolvable)
+        && cache.nodes[i]
+            .pods
             .iter()
             .any(|v| v.terminating && v.priority < pod.priority)
     {
-        return Err(
-            "preemption: not eligible due to a terminating pod on the nominated node.".into(),
-        );
+        return Err(Refusal::not_eligible(
+            "a terminating pod on the nominated node",
+        ));
     }
     let mut statuses: Vec<Failure> = Vec::new();
     let mut candidates = Vec::new();
@@ -75,10 +100,13 @@ pub fn preempt(
         }
     }
     if candidates.is_empty() {
-        return Err(format!(
-            "preemption: {}",
-            fit_message(diag.nodes, statuses.iter(), None)
-        ));
+        return Err(Refusal {
+            message: format!(
+                "preemption: {}",
+                fit_message(diag.nodes, statuses.iter(), None)
+            ),
+            clear_nomination: true,
+        });
     }
     let score = |c: &Candidate| {
         let top = c

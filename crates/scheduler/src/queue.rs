@@ -303,14 +303,20 @@ impl Queue {
         out
     }
 
-    /// Record that `uid` was nominated to `node` by preemption.
-    pub fn nominate(&mut self, uid: &str, node: &str) {
+    /// Record the pod's nominated node: set by its preemption, cleared (`None`) when it no
+    /// longer holds or a higher-priority pod's preemption took the node.
+    pub fn nominate(&mut self, uid: &str, node: Option<&str>) {
         if let Some(e) = self.entries.get_mut(uid) {
-            let mut p = (*e.pod).clone();
-            if p.nominated_node.is_none() {
-                self.nominated_count += 1;
+            if e.pod.nominated_node.as_deref() == node {
+                return;
             }
-            p.nominated_node = Some(node.to_string());
+            let mut p = (*e.pod).clone();
+            match (p.nominated_node.is_some(), node.is_some()) {
+                (false, true) => self.nominated_count += 1,
+                (true, false) => self.nominated_count -= 1,
+                _ => {}
+            }
+            p.nominated_node = node.map(str::to_string);
             e.pod = Arc::new(p);
         }
     }
