@@ -115,21 +115,28 @@ impl Shared {
         let info = informers::pod_info(self, pod);
         if info.node_name.is_some() {
             self.queue.lock().expect("queue lock").remove(&info.uid);
-            let newly = {
+            // None: the pod is newly seen on its node (AssignedPodAdd, also for pods this
+            // scheduler assumed); Some(relabelled) otherwise.
+            let previous = {
                 let mut cache = self.cache.write().expect("cache lock");
                 if info.finished {
                     cache.remove_pod(&info.uid);
-                    false
+                    Some(false)
                 } else {
-                    let had = cache.is_placed(&info.uid);
-                    cache.upsert_pod(info.clone());
-                    !had
+                    cache
+                        .upsert_pod(info.clone())
+                        .map(|old| old.labels != info.labels)
                 }
             };
             if info.finished {
                 self.cluster_event(ev::POD_DELETE);
-            } else if newly {
-                self.cluster_event(ev::POD_ADD);
+            } else {
+                match previous {
+                    None => self.cluster_event(ev::POD_ADD),
+                    // AssignedPodUpdate: new labels can satisfy affinity or change spreading.
+                    Some(true) => self.cluster_event(ev::POD_UPDATE),
+                    Some(false) => {}
+                }
             }
         } else if info.scheduler_name == SCHEDULER_NAME
             && !info.terminating

@@ -244,12 +244,12 @@ fn run_filters(p: &Prepared, state: &FilterState, node: &NodeInfo) -> Option<Fai
     if let Some(counts) = &state.spread
         && let Some((r, unresolvable)) = topology_spread::filter(pod, counts, node)
     {
-        return Some(Failure::one(r, unresolvable, events::ALL));
+        return Some(Failure::one(r, unresolvable, events::POD_AND_NODE_CHANGES));
     }
     if let Some(st) = &state.affinity
         && let Some((r, unresolvable)) = inter_pod_affinity::filter(pod, st, node)
     {
-        return Some(Failure::one(r, unresolvable, events::ALL));
+        return Some(Failure::one(r, unresolvable, events::POD_AND_NODE_CHANGES));
     }
     None
 }

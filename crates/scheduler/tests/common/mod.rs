@@ -210,6 +210,21 @@ impl Cluster {
             .collect()
     }
 
+    /// How many times events of `reason` about pod `name` were reported (repeats are folded
+    /// into one Event with a count).
+    pub async fn event_count(&self, name: &str, reason: &str) -> i32 {
+        let api: Api<Event> = Api::namespaced(self.client.clone(), "default");
+        let lp =
+            ListParams::default().fields(&format!("involvedObject.name={name},reason={reason}"));
+        api.list(&lp)
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|e| e.count.unwrap_or(1))
+            .sum()
+    }
+
     /// Wait for at least one event.
     pub async fn wait_event(&self, name: &str, reason: &str) -> String {
         for _ in 0..100 {
