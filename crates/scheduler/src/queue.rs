@@ -91,13 +91,39 @@ pub struct Queue {
     unschedulable: std::collections::HashSet<String>,
     /// The pod of the current attempt.
     in_flight: Option<String>,
-    /// How many queued pods carry a nominated node (to skip the scan when none does).
-    nominated_count: usize,
+    /// Queued pods with a nominated node: node → uid → pod (kept in step with the entries, so
+    /// an attempt reads them without scanning the queue).
+    nominations: HashMap<String, HashMap<String, Arc<PodInfo>>>,
     /// When the unschedulable pods were last checked for having waited too long.
     last_unschedulable_flush: Option<Instant>,
     /// For each event bit, how many unschedulable pods wait for it: events nobody waits for
     /// (such as every pod the scheduler binds) cost nothing.
     waiting_on: [usize; 32],
+}
+
+/// Move a pod in the nominations index from where `old` says to where `new` says.
+fn reindex(
+    nominations: &mut HashMap<String, HashMap<String, Arc<PodInfo>>>,
+    old: Option<&Arc<PodInfo>>,
+    new: Option<&Arc<PodInfo>>,
+) {
+    if let Some(old) = old
+        && let Some(node) = &old.nominated_node
+        && let Some(pods) = nominations.get_mut(node)
+    {
+        pods.remove(&old.uid);
+        if pods.is_empty() {
+            nominations.remove(node);
+        }
+    }
+    if let Some(new) = new
+        && let Some(node) = &new.nominated_node
+    {
+        nominations
+            .entry(node.clone())
+            .or_default()
+            .insert(new.uid.clone(), new.clone());
+    }
 }
 
 /// The bit positions set in `mask`.
@@ -160,11 +186,7 @@ impl Queue {
         match self.entries.get_mut(&uid) {
             Some(e) => {
                 let changed = e.pod.update_digest != pod.update_digest;
-                match (e.pod.nominated_node.is_some(), pod.nominated_node.is_some()) {
-                    (false, true) => self.nominated_count += 1,
-                    (true, false) => self.nominated_count -= 1,
-                    _ => {}
-                }
+                reindex(&mut self.nominations, Some(&e.pod), Some(&pod));
                 e.pod = pod;
                 match e.place {
                     Place::InFlight if changed => e.seen_in_flight = events::ALL,
@@ -174,9 +196,7 @@ impl Queue {
                 }
             }
             None => {
-                if pod.nominated_node.is_some() {
-                    self.nominated_count += 1;
-                }
+                reindex(&mut self.nominations, None, Some(&pod));
                 self.next_seq += 1;
                 let now = Instant::now();
                 self.entries.insert(
@@ -201,10 +221,8 @@ impl Queue {
     /// The pod was bound, deleted or is no longer ours.
     pub fn remove(&mut self, uid: &str) {
         self.unpark(uid);
-        if let Some(e) = self.entries.remove(uid)
-            && e.pod.nominated_node.is_some()
-        {
-            self.nominated_count -= 1;
+        if let Some(e) = self.entries.remove(uid) {
+            reindex(&mut self.nominations, Some(&e.pod), None);
         }
     }
 
@@ -338,16 +356,10 @@ impl Queue {
     /// Pending pods nominated to a node (their resources are reserved there for pods of lower
     /// priority), grouped by node.
     pub fn nominated(&self) -> HashMap<String, Vec<Arc<PodInfo>>> {
-        let mut out: HashMap<String, Vec<Arc<PodInfo>>> = HashMap::new();
-        if self.nominated_count == 0 {
-            return out;
-        }
-        for e in self.entries.values() {
-            if let Some(n) = &e.pod.nominated_node {
-                out.entry(n.clone()).or_default().push(e.pod.clone());
-            }
-        }
-        out
+        self.nominations
+            .iter()
+            .map(|(node, pods)| (node.clone(), pods.values().cloned().collect()))
+            .collect()
     }
 
     /// Record the pod's nominated node: set by its preemption, cleared (`None`) when it no
@@ -358,13 +370,10 @@ impl Queue {
                 return;
             }
             let mut p = (*e.pod).clone();
-            match (p.nominated_node.is_some(), node.is_some()) {
-                (false, true) => self.nominated_count += 1,
-                (true, false) => self.nominated_count -= 1,
-                _ => {}
-            }
             p.nominated_node = node.map(str::to_string);
-            e.pod = Arc::new(p);
+            let p = Arc::new(p);
+            reindex(&mut self.nominations, Some(&e.pod), Some(&p));
+            e.pod = p;
         }
     }
 }
@@ -449,6 +458,38 @@ mod tests {
         q.failed("p", events::NODE_ADD);
         tokio::time::advance(MAX_BACKOFF).await;
         assert_eq!(popped(&mut q).as_deref(), Some("p"));
+    }
+
+    #[test]
+    fn nominated_pods_are_grouped_by_their_current_node() {
+        let mut q = Queue::default();
+        let on = |name: &str, node: &str| {
+            pod(
+                name,
+                serde_json::json!({}),
+                serde_json::json!({"nominatedNodeName": node}),
+            )
+        };
+        q.upsert(on("a", "n0"));
+        q.upsert(on("b", "n0"));
+        q.upsert(pending("c"));
+        q.nominate("c", Some("n1"));
+        q.upsert(on("b", "n1"));
+        q.nominate("a", None);
+        let mut seen: Vec<(String, Vec<String>)> = q
+            .nominated()
+            .into_iter()
+            .map(|(n, ps)| {
+                let mut names: Vec<String> = ps.iter().map(|p| p.name.clone()).collect();
+                names.sort();
+                (n, names)
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(seen, vec![("n1".to_string(), vec!["b".into(), "c".into()])]);
+        q.remove("b");
+        q.remove("c");
+        assert!(q.nominated().is_empty());
     }
 
     #[tokio::test(start_paused = true)]
