@@ -38,6 +38,14 @@ impl Cache {
             .filter(|n| n.present)
     }
 
+    /// Where the present node named `name` is in [`Cache::nodes`].
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index
+            .get(name)
+            .copied()
+            .filter(|i| self.nodes[*i].present)
+    }
+
     /// Number of nodes pods can be scheduled to (known and present).
     pub fn node_count(&self) -> usize {
         self.nodes.iter().filter(|n| n.present).count()
@@ -64,14 +72,21 @@ impl Cache {
         }
     }
 
-    /// Count `pod` on its node (a bound pod seen through the watch). Replaces an assumed copy.
-    pub fn upsert_pod(&mut self, pod: Arc<PodInfo>) {
-        let Some(node) = pod.node_name.clone() else {
-            return;
-        };
+    /// Count `pod` on its node (a bound pod seen through the watch). Replaces an assumed copy
+    /// (returning None, as for a pod not seen before) or an older confirmed one (returned).
+    pub fn upsert_pod(&mut self, pod: Arc<PodInfo>) -> Option<Arc<PodInfo>> {
+        let node = pod.node_name.clone()?;
+        let old = self
+            .placed
+            .get(&pod.uid)
+            .filter(|(_, assumed)| !assumed)
+            .and_then(|(n, _)| self.index.get(n))
+            .and_then(|i| self.nodes[*i].pods.iter().find(|p| p.uid == pod.uid))
+            .cloned();
         self.remove_pod(&pod.uid);
         self.placed.insert(pod.uid.clone(), (node.clone(), false));
         self.slot(&node).add_pod(pod);
+        old
     }
 
     /// Stop counting the pod with `uid` wherever it is.

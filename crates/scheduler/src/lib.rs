@@ -20,6 +20,7 @@ pub mod resources;
 pub mod schedule;
 pub mod volumes;
 
+use anyhow::Context;
 use cache::Cache;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
@@ -114,21 +115,28 @@ impl Shared {
         let info = informers::pod_info(self, pod);
         if info.node_name.is_some() {
             self.queue.lock().expect("queue lock").remove(&info.uid);
-            let newly = {
+            // None: the pod is newly seen on its node (AssignedPodAdd, also for pods this
+            // scheduler assumed); Some(relabelled) otherwise.
+            let previous = {
                 let mut cache = self.cache.write().expect("cache lock");
                 if info.finished {
                     cache.remove_pod(&info.uid);
-                    false
+                    Some(false)
                 } else {
-                    let had = cache.is_placed(&info.uid);
-                    cache.upsert_pod(info.clone());
-                    !had
+                    cache
+                        .upsert_pod(info.clone())
+                        .map(|old| old.labels != info.labels)
                 }
             };
             if info.finished {
                 self.cluster_event(ev::POD_DELETE);
-            } else if newly {
-                self.cluster_event(ev::POD_ADD);
+            } else {
+                match previous {
+                    None => self.cluster_event(ev::POD_ADD),
+                    // AssignedPodUpdate: new labels can satisfy affinity or change spreading.
+                    Some(true) => self.cluster_event(ev::POD_UPDATE),
+                    Some(false) => {}
+                }
             }
         } else if info.scheduler_name == SCHEDULER_NAME
             && !info.terminating
@@ -282,7 +290,7 @@ impl Loop {
         let shared = self.shared.clone();
         let owner = shared.owner_selector(&pod);
         let nominated = shared.queue.lock().expect("queue lock").nominated();
-        let (outcome, plan, message, claims) = {
+        let (outcome, plan, nomination, message, claims) = {
             let cache = shared.cache.read().expect("cache lock");
             if cache.is_placed(&pod.uid) {
                 shared.queue.lock().expect("queue lock").done(&pod.uid);
@@ -293,13 +301,13 @@ impl Loop {
                 plugins::prepare(pod.clone(), &cache, &nominated, owner, &volumes)
             };
             let claims = prepared.delayed_claims();
-            let (outcome, plan, message) = match schedule::find_node(
+            let (outcome, plan, nomination, message) = match schedule::find_node(
                 &prepared,
                 &cache,
                 &mut self.cursor,
                 self.config.percentage_of_nodes_to_score,
             ) {
-                schedule::Outcome::Fit(node) => (Ok(node), None, String::new()),
+                schedule::Outcome::Fit(node) => (Ok(node), None, None, String::new()),
                 schedule::Outcome::NoFit(diag) => {
                     let budgets: Vec<Budget> = shared
                         .budgets
@@ -308,12 +316,16 @@ impl Loop {
                         .values()
                         .cloned()
                         .collect();
-                    let (plan, post) = if diag.nodes == 0 {
-                        (None, None)
+                    // The nomination to record: None leaves it, Some(None) clears it.
+                    let (plan, post, nomination) = if diag.nodes == 0 {
+                        (None, None, None)
                     } else {
                         match preemption::preempt(&prepared, &cache, &diag, &budgets) {
-                            Ok(plan) => (Some(plan), None),
-                            Err(msg) => (None, Some(msg)),
+                            Ok(plan) => {
+                                let node = Some(plan.node.clone());
+                                (Some(plan), None, Some(node))
+                            }
+                            Err(r) => (None, Some(r.message), r.clear_nomination.then_some(None)),
                         }
                     };
                     let message = if diag.nodes == 0 {
@@ -321,10 +333,10 @@ impl Loop {
                     } else {
                         diag.message(post.as_deref())
                     };
-                    (Err(diag.wake_on()), plan, message)
+                    (Err(diag.wake_on()), plan, nomination, message)
                 }
             };
-            (outcome, plan, message, claims)
+            (outcome, plan, nomination, message, claims)
         };
         match outcome {
             Ok(node) => {
@@ -354,15 +366,38 @@ impl Loop {
                 } else {
                     wake_on
                 };
-                let nominated_node = plan.as_ref().map(|p| p.node.clone());
-                if let Some(plan) = plan {
-                    shared.metrics.preemptions.fetch_add(1, Ordering::Relaxed);
-                    wake_on |= ev::POD_DELETE;
+                if let Some(n) = &nomination {
                     shared
                         .queue
                         .lock()
                         .expect("queue lock")
-                        .nominate(&pod.uid, &plan.node);
+                        .nominate(&pod.uid, n.as_deref());
+                }
+                if let Some(plan) = plan {
+                    shared.metrics.preemptions.fetch_add(1, Ordering::Relaxed);
+                    wake_on |= ev::POD_DELETE;
+                    // Lower-priority pods nominated to the node lose their claim on it and
+                    // look for another place.
+                    let displaced: Vec<Arc<PodInfo>> = nominated
+                        .get(&plan.node)
+                        .into_iter()
+                        .flatten()
+                        .filter(|p| p.priority < pod.priority && p.uid != pod.uid)
+                        .cloned()
+                        .collect();
+                    for p in displaced {
+                        shared
+                            .queue
+                            .lock()
+                            .expect("queue lock")
+                            .nominate(&p.uid, None);
+                        let client = self.client.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = clear_nomination(&client, &p).await {
+                                tracing::debug!("clearing the nomination of {}: {e}", p.key());
+                            }
+                        });
+                    }
                     for v in &plan.victims {
                         let (client, recorder, pod, v, node) = (
                             self.client.clone(),
@@ -385,9 +420,7 @@ impl Loop {
                     .pod_event(&pod, "Warning", "FailedScheduling", message.clone());
                 let client = self.client.clone();
                 tokio::spawn(async move {
-                    if let Err(e) =
-                        record_unschedulable(&client, &pod, &message, nominated_node.as_deref())
-                            .await
+                    if let Err(e) = record_unschedulable(&client, &pod, &message, nomination).await
                     {
                         tracing::debug!("updating status of {}: {e}", pod.key());
                     }
@@ -462,18 +495,20 @@ async fn bind(
     }
 }
 
-/// Set PodScheduled=False/Unschedulable (and the nominated node) unless already so.
+/// Set PodScheduled=False/Unschedulable unless already so, and the nominated node when
+/// `nomination` overrides it (`Some(None)` clears it).
 async fn record_unschedulable(
     client: &kube::Client,
     pod: &PodInfo,
     message: &str,
-    nominated: Option<&str>,
+    nomination: Option<Option<String>>,
 ) -> anyhow::Result<()> {
     let same = pod
         .scheduled_condition
         .as_ref()
         .is_some_and(|(s, r, m)| s == "False" && r == "Unschedulable" && m == message);
-    if same && nominated.is_none() {
+    let nomination = nomination.filter(|n| *n != pod.nominated_node);
+    if same && nomination.is_none() {
         return Ok(());
     }
     let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
@@ -494,8 +529,8 @@ async fn record_unschedulable(
         "message": message, "lastProbeTime": null, "lastTransitionTime": rkube_machinery::time::now_rfc3339()}),
     );
     let mut status = json!({"conditions": conditions});
-    if let Some(n) = nominated {
-        status["nominatedNodeName"] = n.into();
+    if let Some(n) = nomination {
+        status["nominatedNodeName"] = n.map_or(Value::Null, Value::from);
     }
     api.patch_status(
         &pod.name,
@@ -503,6 +538,19 @@ async fn record_unschedulable(
         &Patch::Merge(json!({"status": status})),
     )
     .await?;
+    Ok(())
+}
+
+/// Remove the nominated node of a lower-priority pod displaced by a preemption.
+async fn clear_nomination(client: &kube::Client, pod: &PodInfo) -> anyhow::Result<()> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
+    api.patch_status(
+        &pod.name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"nominatedNodeName": null}})),
+    )
+    .await
+    .with_context(|| format!("patching the status of {}", pod.key()))?;
     Ok(())
 }
 

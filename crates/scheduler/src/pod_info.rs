@@ -135,6 +135,36 @@ pub struct PodInfo {
     pub created: String,
     pub start_time: String,
     pub resource_version: String,
+    /// For a pod not yet on a node: a digest of everything but its status (and resource
+    /// version, generation, managed fields, finalizers), so the queue can tell an update that
+    /// could change the outcome from a status-only one (upstream's `isPodUpdated`). 0 for
+    /// pods on a node.
+    pub update_digest: u64,
+}
+
+/// Hash what upstream compares to decide a pending pod was updated: its spec and metadata
+/// without the resource version, generation, managed fields and finalizers.
+fn digest_of(pod: &Pod) -> u64 {
+    use std::hash::Hasher;
+    struct Sink(std::collections::hash_map::DefaultHasher);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let m = &pod.metadata;
+    let compared = (
+        (&m.name, &m.namespace, &m.uid, &m.labels, &m.annotations),
+        (&m.owner_references, &m.deletion_timestamp, &pod.spec),
+    );
+    let mut sink = Sink(Default::default());
+    // Serializing plain API types into a hasher cannot fail.
+    let _ = serde_json::to_writer(&mut sink, &compared);
+    sink.0.finish()
 }
 
 fn nothing() -> LabelSelector {
@@ -312,6 +342,11 @@ impl PodInfo {
                 )
             });
         let phase = status.phase.as_deref().unwrap_or("");
+        let update_digest = if spec.node_name.as_deref().is_none_or(str::is_empty) {
+            digest_of(pod)
+        } else {
+            0
+        };
         Arc::new(Self {
             uid: meta.uid.clone().unwrap_or_default(),
             name: meta.name.clone().unwrap_or_default(),
@@ -361,6 +396,7 @@ impl PodInfo {
                 .map(|t| t.0.to_string())
                 .unwrap_or_default(),
             resource_version: meta.resource_version.clone().unwrap_or_default(),
+            update_digest,
             labels,
             namespace,
         })

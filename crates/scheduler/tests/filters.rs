@@ -318,3 +318,29 @@ async fn gated_pods_wait_until_their_gates_are_removed() {
         .unwrap();
     assert_eq!(c.node_of("gated").await, "n0");
 }
+
+#[tokio::test]
+async fn required_affinity_terms_must_all_match_one_pod() {
+    let mut c = Cluster::start().await;
+    c.add_nodes(nodes("n", 2, "8", &[], &[])).await;
+    let on = |node: &str| json!({"nodeSelector": {"kubernetes.io/hostname": node}});
+    c.create(pod("db", &[("app", "db")], on("n0"))).await;
+    c.create(pod("cache", &[("tier", "cache")], on("n0"))).await;
+    c.node_of("db").await;
+    c.node_of("cache").await;
+    let terms = json!({"affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "kubernetes.io/hostname"},
+        {"labelSelector": {"matchLabels": {"tier": "cache"}}, "topologyKey": "kubernetes.io/hostname"}]}}});
+    // Two pods that each match one term are not a pod matching both.
+    c.create(pod("follower", &[("app", "web")], terms.clone()))
+        .await;
+    let msg = c.unschedulable("follower").await;
+    assert!(
+        msg.starts_with("0/2 nodes are available: 2 node(s) didn't match pod affinity rules."),
+        "{msg}"
+    );
+    c.create(pod("both", &[("app", "db"), ("tier", "cache")], on("n1")))
+        .await;
+    c.node_of("both").await;
+    assert_eq!(c.node_of("follower").await, "n1");
+}

@@ -15,7 +15,6 @@ use crate::cache::Cache;
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
 use crate::queue::events;
-use crate::resources::Resource;
 use rkube_machinery::selector::LabelSelector;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,14 +39,47 @@ impl Failure {
     }
 }
 
+/// The PreFilter state the filters read: PodTopologySpread's and InterPodAffinity's counts.
+/// Upstream's AddPod/RemovePod extensions keep it in step when preemption tries removing pods
+/// from a node and when nominated pods are added to one ([`FilterState::add_pod`],
+/// [`FilterState::remove_pod`]).
+#[derive(Debug, Default, Clone)]
+pub struct FilterState {
+    spread: Option<topology_spread::Counts>,
+    affinity: Option<inter_pod_affinity::State>,
+}
+
+impl FilterState {
+    /// Count `other` as placed on `node` for the filters of `pod`.
+    pub fn add_pod(&mut self, pod: &PodInfo, other: &PodInfo, node: &NodeInfo) {
+        self.update(pod, other, node, 1);
+    }
+
+    /// Stop counting `other` (placed on `node`) for the filters of `pod`.
+    pub fn remove_pod(&mut self, pod: &PodInfo, other: &PodInfo, node: &NodeInfo) {
+        self.update(pod, other, node, -1);
+    }
+
+    fn update(&mut self, pod: &PodInfo, other: &PodInfo, node: &NodeInfo, delta: i64) {
+        if let Some(c) = &mut self.spread {
+            c.update(pod, other, node, delta);
+        }
+        if let Some(st) = &mut self.affinity {
+            st.update(pod, other, node, delta);
+        }
+    }
+}
+
 /// Everything computed once per scheduling attempt of one pod.
 pub struct Prepared {
     pub pod: Arc<PodInfo>,
-    spread_hard: Option<topology_spread::Counts>,
+    /// What the filters read (see [`filter_with`] for trial versions of it).
+    pub state: FilterState,
     spread_soft: Option<topology_spread::Counts>,
-    affinity: Option<inter_pod_affinity::State>,
-    /// Requests of pods nominated to each node with at least this pod's priority.
-    reserved: HashMap<String, Resource>,
+    preferred: Option<inter_pod_affinity::Preferred>,
+    /// Pods nominated to each node with at least this pod's priority: the filters count them
+    /// on their node as if already there (upstream's two-pass filtering with nominated pods).
+    nominated: HashMap<String, Vec<Arc<PodInfo>>>,
     /// VolumeBinding's view of the pod's claims, or why it rejects the pod everywhere.
     volumes: Result<Option<volume_binding::State>, String>,
 }
@@ -67,9 +99,9 @@ impl Prepared {
     }
 }
 
-/// Precompute what the filters and scores of `pod` need. `owner_selector` is the selector of
-/// the Service or controller of the pod, for default spreading; `volumes` the claims, volumes
-/// and classes VolumeBinding reads.
+/// Precompute what the filters and scores of `pod` need. `nominated` are the pods nominated
+/// to each node; `owner_selector` is the selector of the Service or controller of the pod,
+/// for default spreading; `volumes` the claims, volumes and classes VolumeBinding reads.
 pub fn prepare(
     pod: Arc<PodInfo>,
     cache: &Cache,
@@ -84,7 +116,7 @@ pub fn prepare(
     {
         soft = topology_spread::default_constraints(sel);
     }
-    let spread_hard = (!hard.is_empty()).then(|| topology_spread::count(&pod, hard, cache));
+    let spread = (!hard.is_empty()).then(|| topology_spread::count(&pod, hard, cache));
     let spread_soft = (!soft.is_empty()).then(|| {
         // Default constraints only count domains that exist; keep the ones some node has.
         let soft: Vec<_> = soft
@@ -98,30 +130,65 @@ pub fn prepare(
             .collect();
         topology_spread::count(&pod, soft, cache)
     });
-    let any_affinity = pod.has_pod_affinity() || cache.nodes.iter().any(|n| n.with_affinity > 0);
-    let affinity = any_affinity.then(|| inter_pod_affinity::prepare(&pod, cache));
-    let mut reserved: HashMap<String, Resource> = HashMap::new();
-    for (node, pods) in nominated {
-        for p in pods
-            .iter()
-            .filter(|p| p.uid != pod.uid && p.priority >= pod.priority)
-        {
-            reserved.entry(node.clone()).or_default().add(&p.requests);
-        }
-    }
+    let nominated: HashMap<String, Vec<Arc<PodInfo>>> = nominated
+        .iter()
+        .filter_map(|(node, pods)| {
+            let pods: Vec<_> = pods
+                .iter()
+                .filter(|p| p.uid != pod.uid && p.priority >= pod.priority)
+                .cloned()
+                .collect();
+            (!pods.is_empty() && cache.node(node).is_some()).then(|| (node.clone(), pods))
+        })
+        .collect();
+    let any_affinity = pod.has_pod_affinity()
+        || cache.nodes.iter().any(|n| n.with_affinity > 0)
+        || nominated.values().flatten().any(|p| p.has_pod_affinity());
+    let (affinity, preferred) = if any_affinity {
+        let (st, pref) = inter_pod_affinity::prepare(&pod, cache);
+        (Some(st), Some(pref))
+    } else {
+        (None, None)
+    };
     let volumes = volume_binding::prepare(&pod, volumes);
     Prepared {
         pod,
         volumes,
-        spread_hard,
+        state: FilterState { spread, affinity },
         spread_soft,
-        affinity,
-        reserved,
+        preferred,
+        nominated,
     }
 }
 
-/// Run the filters on one node.
+/// Run the filters on one node, with the attempt's own state.
 pub fn filter(p: &Prepared, node: &NodeInfo) -> Option<Failure> {
+    filter_with(p, &p.state, node)
+}
+
+/// Run the filters on `node` (possibly a trial copy, as preemption makes) with `state`. When
+/// pods of at least this pod's priority are nominated to the node, the node must fit with them
+/// counted there, and also without them (so a pod that needs them, say for affinity, does not
+/// rely on pods that are not there yet), as upstream's filtering with nominated pods does.
+pub fn filter_with(p: &Prepared, state: &FilterState, node: &NodeInfo) -> Option<Failure> {
+    if !p.nominated.is_empty()
+        && let Some(pods) = p.nominated.get(&node.name)
+    {
+        let mut with_nominated = node.clone();
+        let mut trial = state.clone();
+        for n in pods {
+            with_nominated.add_pod(n.clone());
+            trial.add_pod(&p.pod, n, node);
+        }
+        if let Some(f) = run_filters(p, &trial, &with_nominated) {
+            return Some(f);
+        }
+    }
+    run_filters(p, state, node)
+}
+
+/// The filter plugins in upstream's order, stopping at the first rejection.
+fn run_filters(p: &Prepared, state: &FilterState, node: &NodeInfo) -> Option<Failure> {
     let pod = &p.pod;
     if let Some(r) = simple::node_unschedulable(pod, node) {
         return Some(Failure::one(r, true, events::NODE_UPDATE));
@@ -150,7 +217,7 @@ pub fn filter(p: &Prepared, node: &NodeInfo) -> Option<Failure> {
             events::NODE_ADD | events::POD_DELETE,
         ));
     }
-    let reasons = node_resources::filter(pod, node, p.reserved.get(&node.name));
+    let reasons = node_resources::filter(pod, node);
     if !reasons.is_empty() {
         return Some(Failure {
             reasons,
@@ -174,15 +241,15 @@ pub fn filter(p: &Prepared, node: &NodeInfo) -> Option<Failure> {
             events::VOLUME | events::NODE_ADD | events::NODE_UPDATE,
         ));
     }
-    if let Some(counts) = &p.spread_hard
+    if let Some(counts) = &state.spread
         && let Some((r, unresolvable)) = topology_spread::filter(pod, counts, node)
     {
-        return Some(Failure::one(r, unresolvable, events::ALL));
+        return Some(Failure::one(r, unresolvable, events::POD_AND_NODE_CHANGES));
     }
-    if let Some(st) = &p.affinity
+    if let Some(st) = &state.affinity
         && let Some((r, unresolvable)) = inter_pod_affinity::filter(pod, st, node)
     {
-        return Some(Failure::one(r, unresolvable, events::ALL));
+        return Some(Failure::one(r, unresolvable, events::POD_AND_NODE_CHANGES));
     }
     None
 }
@@ -249,7 +316,7 @@ pub fn score(p: &Prepared, cache: &Cache, nodes: &[usize]) -> Vec<i64> {
         }
     }
     if let Some(st) = p
-        .affinity
+        .preferred
         .as_ref()
         .filter(|st| inter_pod_affinity::has_scores(st))
     {

@@ -2,18 +2,12 @@
 
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
-use crate::resources::Resource;
 
-/// Filter: every resource the pod requests must fit in what the node has left, counting
-/// `reserved` (pods nominated to the node with at least the pod's priority).
-pub fn filter(pod: &PodInfo, node: &NodeInfo, reserved: Option<&Resource>) -> Vec<String> {
+/// Filter: every resource the pod requests must fit in what the node has left.
+pub fn filter(pod: &PodInfo, node: &NodeInfo) -> Vec<String> {
     let mut reasons = Vec::new();
-    let mut used = node.requested.clone();
-    let mut count = node.pods.len() as i64;
-    if let Some(r) = reserved {
-        used.add(r);
-        count += r.pods;
-    }
+    let used = &node.requested;
+    let count = node.pods.len() as i64;
     if count + 1 > node.allocatable.pods {
         reasons.push("Too many pods".to_string());
     }

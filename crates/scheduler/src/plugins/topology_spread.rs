@@ -8,7 +8,7 @@ use crate::cache::Cache;
 use crate::node_info::NodeInfo;
 use crate::pod_info::{PodInfo, SpreadConstraint};
 use rkube_machinery::selector::LabelSelector;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub const REASON: &str = "node(s) didn't match pod topology spread constraints";
 pub const REASON_LABEL: &str =
@@ -33,11 +33,16 @@ pub fn default_constraints(selector: LabelSelector) -> Vec<SpreadConstraint> {
     .collect()
 }
 
-/// Matching pods per topology value, for each constraint.
-#[derive(Debug, Default)]
+/// Matching pods per topology value, for each constraint, and how many domains hold each
+/// count (so the smallest count, which the skew is measured against, is read without a scan
+/// of every domain on every node, and stays right as preemption and nominated pods add and
+/// remove pods).
+#[derive(Debug, Default, Clone)]
 pub struct Counts {
     pub constraints: Vec<SpreadConstraint>,
     pub per_value: Vec<HashMap<String, i64>>,
+    /// For each constraint: count → number of domains with that count.
+    histogram: Vec<BTreeMap<i64, usize>>,
 }
 
 fn node_eligible(pod: &PodInfo, c: &[SpreadConstraint], node: &NodeInfo) -> bool {
@@ -54,6 +59,11 @@ fn node_eligible(pod: &PodInfo, c: &[SpreadConstraint], node: &NodeInfo) -> bool
         })
 }
 
+/// Whether constraint `c` of `pod` counts `other`.
+fn counted(pod: &PodInfo, c: &SpreadConstraint, other: &PodInfo) -> bool {
+    !other.terminating && other.namespace == pod.namespace && c.selector.matches(&other.labels)
+}
+
 /// Count, over the nodes the constraints apply to, the pods each constraint selects.
 pub fn count(pod: &PodInfo, constraints: Vec<SpreadConstraint>, cache: &Cache) -> Counts {
     let mut per_value = vec![HashMap::new(); constraints.len()];
@@ -63,19 +73,67 @@ pub fn count(pod: &PodInfo, constraints: Vec<SpreadConstraint>, cache: &Cache) -
         }
         for (i, c) in constraints.iter().enumerate() {
             let value = &node.labels[&c.topology_key];
-            let n = node
-                .pods
-                .iter()
-                .filter(|p| {
-                    !p.terminating && p.namespace == pod.namespace && c.selector.matches(&p.labels)
-                })
-                .count() as i64;
+            let n = node.pods.iter().filter(|p| counted(pod, c, p)).count() as i64;
             *per_value[i].entry(value.clone()).or_insert(0) += n;
         }
     }
+    let histogram = per_value
+        .iter()
+        .map(|domains: &HashMap<String, i64>| {
+            let mut h = BTreeMap::new();
+            for n in domains.values() {
+                *h.entry(*n).or_insert(0) += 1;
+            }
+            h
+        })
+        .collect();
     Counts {
         constraints,
         per_value,
+        histogram,
+    }
+}
+
+impl Counts {
+    /// Count `other` on `node` (`delta` 1) or stop counting it (`delta` -1), as upstream's
+    /// AddPod/RemovePod extensions do for preemption's trial removals and nominated pods.
+    pub fn update(&mut self, pod: &PodInfo, other: &PodInfo, node: &NodeInfo, delta: i64) {
+        if !node.present || !node_eligible(pod, &self.constraints, node) {
+            return;
+        }
+        for (i, c) in self.constraints.iter().enumerate() {
+            if !counted(pod, c, other) {
+                continue;
+            }
+            let value = &node.labels[&c.topology_key];
+            let h = &mut self.histogram[i];
+            let before = match self.per_value[i].get_mut(value) {
+                Some(slot) => {
+                    let before = *slot;
+                    *slot += delta;
+                    if let Some(n) = h.get_mut(&before) {
+                        *n -= 1;
+                        if *n == 0 {
+                            h.remove(&before);
+                        }
+                    }
+                    before
+                }
+                None => {
+                    self.per_value[i].insert(value.clone(), delta);
+                    0
+                }
+            };
+            *h.entry(before + delta).or_insert(0) += 1;
+        }
+    }
+
+    /// The smallest count of constraint `i` over its domains.
+    fn min(&self, i: usize) -> i64 {
+        self.histogram[i]
+            .first_key_value()
+            .map(|(n, _)| *n)
+            .unwrap_or(0)
     }
 }
 
@@ -89,7 +147,7 @@ pub fn filter(pod: &PodInfo, counts: &Counts, node: &NodeInfo) -> Option<(&'stat
         let min = if (domains.len() as i32) < c.min_domains {
             0
         } else {
-            domains.values().copied().min().unwrap_or(0)
+            counts.min(i)
         };
         let own = c.selector.matches(&pod.labels) as i64;
         let here = domains.get(value).copied().unwrap_or(0);

@@ -210,6 +210,21 @@ impl Cluster {
             .collect()
     }
 
+    /// How many times events of `reason` about pod `name` were reported (repeats are folded
+    /// into one Event with a count).
+    pub async fn event_count(&self, name: &str, reason: &str) -> i32 {
+        let api: Api<Event> = Api::namespaced(self.client.clone(), "default");
+        let lp =
+            ListParams::default().fields(&format!("involvedObject.name={name},reason={reason}"));
+        api.list(&lp)
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|e| e.count.unwrap_or(1))
+            .sum()
+    }
+
     /// Wait for at least one event.
     pub async fn wait_event(&self, name: &str, reason: &str) -> String {
         for _ in 0..100 {
@@ -226,6 +241,47 @@ impl Cluster {
             .patch(name, &PatchParams::default(), &Patch::Merge(patch))
             .await
             .unwrap();
+    }
+
+    /// Wait until the pod's `status.nominatedNodeName` is `node` (None: unset); panics after
+    /// ten seconds.
+    pub async fn wait_nominated(&self, name: &str, node: Option<&str>) {
+        let mut last = None;
+        for _ in 0..200 {
+            last = self
+                .pod(name)
+                .await
+                .status
+                .and_then(|s| s.nominated_node_name);
+            if last.as_deref() == node {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("pod {name} is nominated to {last:?}, not {node:?}");
+    }
+
+    /// Remove the pod's finalizers (tests hold victims in Terminating with one).
+    pub async fn release(&self, name: &str) {
+        self.pods()
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}})),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Wait until the pod has a deletion timestamp.
+    pub async fn wait_terminating(&self, name: &str) {
+        for _ in 0..200 {
+            if self.pod(name).await.metadata.deletion_timestamp.is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("pod {name} was never deleted");
     }
 
     pub async fn delete_pod(&self, name: &str) {
