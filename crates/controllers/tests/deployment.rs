@@ -431,11 +431,30 @@ async fn scaling_mid_rollout_shares_replicas_proportionally_between_replica_sets
 
     // And scaled down to 5: 33 - 8 = 25 to shed, the larger (older) set first: 20 * 8/33
     // rounds to 5 (15 fewer), 13 * 8/33 rounds to 3 (10 fewer).
+    let names: Vec<String> = {
+        let mut l = sets.list(&ListParams::default()).await.unwrap().items;
+        l.sort_by_key(revision_of);
+        l.iter().map(|r| r.name_any()).collect()
+    };
     patch_spec(&deploys, "prop", json!({"replicas": 5})).await;
+    let want = [
+        format!("Scaled down replica set {} to 5 from 20", names[0]),
+        format!("Scaled down replica set {} to 3 from 13", names[1]),
+    ];
+    eventually(30, "the proportional scale-down", || async {
+        let got = events(&c.client, "default", "prop", "ScalingReplicaSet").await;
+        if want.iter().all(|w| got.contains(w)) {
+            Ok(())
+        } else {
+            Err(format!("{got:?}"))
+        }
+    })
+    .await;
+    // The rollout then goes on: maxUnavailable lets 2 of the old ready pods go for new ones.
     wait_sets(
         &sets,
         "prop",
-        &[(1, "nginx:1.25", 5), (2, "nginx:broken", 3)],
+        &[(1, "nginx:1.25", 3), (2, "nginx:broken", 5)],
     )
     .await;
 }
