@@ -1,7 +1,15 @@
 //! Ownership, as upstream's controller-ref manager does it: a controller owns the objects
 //! whose controller ownerReference points at it; it adopts matching orphans (when it is not
 //! being deleted) and releases owned objects whose labels stopped matching.
+//!
+//! The owner a controller works from comes from its cache, which can lag: before its first
+//! adoption in a claim, the owner is read again from the API server, and nothing is adopted if
+//! it has meanwhile been deleted or replaced by a namesake (upstream's
+//! `RecheckDeletionTimestamp`), so no orphan is tied to an owner the garbage collector would
+//! then delete it with.
 
+use anyhow::Context as _;
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource};
@@ -75,7 +83,8 @@ fn labels_of(meta: &ObjectMeta) -> BTreeMap<String, String> {
 }
 
 /// Adopt matching orphans and release non-matching children among `candidates` (objects in
-/// the owner's namespace); returns the children the owner controls afterwards.
+/// the owner's namespace); returns the children the owner controls afterwards. Fails, adopting
+/// nothing, when the owner turns out to be deleted or replaced (see the module docs).
 pub async fn claim<O, C>(
     owner: &O,
     matches: impl Fn(&BTreeMap<String, String>) -> bool,
@@ -83,9 +92,13 @@ pub async fn claim<O, C>(
     api: &Api<C>,
 ) -> anyhow::Result<Vec<Arc<C>>>
 where
-    O: Resource<DynamicType = ()>,
+    O: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug,
     C: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug,
 {
+    let mut recheck = AdoptionRecheck::Pending;
     let owner_uid = owner.meta().uid.clone().unwrap_or_default();
     let owner_deleting = owner.meta().deletion_timestamp.is_some();
     let mut claimed = Vec::new();
@@ -105,6 +118,7 @@ where
                 {
                     continue;
                 }
+                recheck.ensure(owner, api).await?;
                 match adopt(owner, child.as_ref(), api).await {
                     Ok(adopted) => claimed.push(Arc::new(adopted)),
                     // Gone or changed meanwhile: the next sync sees the new state.
@@ -115,6 +129,62 @@ where
         }
     }
     Ok(claimed)
+}
+
+/// Whether the owner was confirmed live with an uncached read; done at most once per claim.
+enum AdoptionRecheck {
+    Pending,
+    Done,
+}
+
+impl AdoptionRecheck {
+    /// Read the owner from the API server (once) and fail if it is being deleted or is not the
+    /// object the cache had (another UID, or gone).
+    async fn ensure<O, C>(&mut self, owner: &O, children: &Api<C>) -> anyhow::Result<()>
+    where
+        O: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Debug,
+        C: Resource<DynamicType = ()> + Clone,
+    {
+        if matches!(self, AdoptionRecheck::Done) {
+            return Ok(());
+        }
+        let meta = owner.meta();
+        let (ns, name) = (
+            meta.namespace.clone().unwrap_or_default(),
+            meta.name.clone().unwrap_or_default(),
+        );
+        let kind = O::kind(&());
+        let owners: Api<O> = Api::namespaced(children.clone().into_client(), &ns);
+        let fresh = owners
+            .get(&name)
+            .await
+            .with_context(|| format!("rechecking {kind} {ns}/{name} before adopting"))?;
+        refuse_adoption(meta, fresh.meta())?;
+        *self = AdoptionRecheck::Done;
+        Ok(())
+    }
+}
+
+/// Why an owner (as cached: `cached`; as just read: `fresh`) may not adopt, as upstream words it.
+fn refuse_adoption(cached: &ObjectMeta, fresh: &ObjectMeta) -> anyhow::Result<()> {
+    let (ns, name) = (
+        cached.namespace.as_deref().unwrap_or_default(),
+        cached.name.as_deref().unwrap_or_default(),
+    );
+    if fresh.uid != cached.uid {
+        anyhow::bail!(
+            "original {ns}/{name} is gone: got uid {}, wanted {}",
+            fresh.uid.as_deref().unwrap_or_default(),
+            cached.uid.as_deref().unwrap_or_default()
+        );
+    }
+    if let Some(t) = &fresh.deletion_timestamp {
+        anyhow::bail!("{ns}/{name} has just been deleted at {}", t.0);
+    }
+    Ok(())
 }
 
 async fn adopt<O, C>(owner: &O, child: &C, api: &Api<C>) -> Result<C, kube::Error>

@@ -3,8 +3,13 @@
 
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use std::cmp::Ordering;
 use std::time::Duration;
+
+mod deletion;
+
+pub use deletion::{
+    POD_DELETION_COST, Ranked, colocation_ranks, deletion_cost, deletion_order, sort_ranked,
+};
 
 /// The pod's phase, empty when unset.
 pub fn phase(pod: &Pod) -> &str {
@@ -72,55 +77,6 @@ pub fn availability(
             Some(Duration::from_millis((need - ready_for) as u64 + 1)),
         )
     }
-}
-
-fn phase_rank(pod: &Pod) -> u8 {
-    match phase(pod) {
-        "Pending" | "" => 0,
-        "Unknown" => 1,
-        "Running" => 2,
-        _ => 3,
-    }
-}
-
-fn restarts(pod: &Pod) -> i32 {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .map(|c| c.iter().map(|s| s.restart_count).sum())
-        .unwrap_or(0)
-}
-
-fn deletion_cost(pod: &Pod) -> i32 {
-    pod.metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get("controller.kubernetes.io/pod-deletion-cost"))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Upstream's deletion order: unscheduled before scheduled, pending before unknown before
-/// running, not-ready before ready, lower deletion cost first, ready for less time first, more
-/// restarts first, newer before older. `Less` means "delete first".
-pub fn deletion_order(a: &Pod, b: &Pod) -> Ordering {
-    let scheduled = |p: &Pod| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some();
-    scheduled(a)
-        .cmp(&scheduled(b))
-        .then(phase_rank(a).cmp(&phase_rank(b)))
-        .then(is_ready(a).cmp(&is_ready(b)))
-        .then(deletion_cost(a).cmp(&deletion_cost(b)))
-        // Ready more recently first.
-        .then(ready_since(b).cmp(&ready_since(a)))
-        .then(restarts(b).cmp(&restarts(a)))
-        // Newer first.
-        .then(
-            b.metadata
-                .creation_timestamp
-                .as_ref()
-                .map(|t| t.0)
-                .cmp(&a.metadata.creation_timestamp.as_ref().map(|t| t.0)),
-        )
 }
 
 /// A pod to create from `template`, owned by `owner`, named `<prefix>-<random>` by the server.

@@ -183,3 +183,100 @@ async fn a_replication_controller_keeps_its_pods() {
     })
     .await;
 }
+
+/// Bind `pod` to `node` as a scheduler would, and make it Ready since `ready_secs_ago`.
+async fn bind_and_ready(pods: &Api<Pod>, pod: &str, node: &str, ready_secs_ago: i64) {
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod},
+                         "target": {"kind": "Node", "name": node}});
+    pods.create_subresource::<_, serde_json::Value>(
+        "binding",
+        pod,
+        &PostParams::default(),
+        &binding,
+    )
+    .await
+    .expect("binding the pod");
+    let since =
+        (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(ready_secs_ago)).to_string();
+    let status = json!({"status": {"phase": "Running", "conditions": [
+        {"type": "Ready", "status": "True", "lastTransitionTime": since},
+    ]}});
+    pods.patch_status(pod, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("patching pod status");
+}
+
+#[tokio::test]
+async fn scale_down_thins_the_most_crowded_node_then_takes_the_cheapest_pod() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let c = Cluster::start().await;
+    let deploys: Api<Deployment> = c.api();
+    let pods: Api<Pod> = c.api();
+    let d: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "spread"},
+        "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "spread"}},
+                 "template": {"metadata": {"labels": {"app": "spread"}},
+                              "spec": {"containers": [{"name": "c", "image": "nginx:1.25"}]}}}
+    }))
+    .unwrap();
+    deploys.create(&PostParams::default(), &d).await.unwrap();
+    let four: Vec<String> = wait_count(&pods, "app=spread", 4)
+        .await
+        .iter()
+        .map(|p| p.name_any())
+        .collect();
+    // Two pods share n1 and were ready long ago; the others are alone on n2 and n3 and ready
+    // only recently, so only the colocation rank (not readiness age) makes an n1 pod go first.
+    bind_and_ready(&pods, &four[0], "n1", 3000).await;
+    bind_and_ready(&pods, &four[1], "n1", 3000).await;
+    bind_and_ready(&pods, &four[2], "n2", 10).await;
+    bind_and_ready(&pods, &four[3], "n3", 10).await;
+    let scale = |n: i32| {
+        let deploys = deploys.clone();
+        async move {
+            deploys
+                .patch(
+                    "spread",
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"spec": {"replicas": n}})),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    scale(3).await;
+    let left: Vec<String> = wait_count(&pods, "app=spread", 3)
+        .await
+        .iter()
+        .map(|p| p.name_any())
+        .collect();
+    assert!(
+        left.contains(&four[2]) && left.contains(&four[3]),
+        "a pod of the crowded node n1 is deleted: {left:?}"
+    );
+
+    // Every node holds one pod now; the one made cheapest by its deletion cost goes next,
+    // though it has been ready the longest.
+    let survivor = left
+        .iter()
+        .find(|n| **n != four[2] && **n != four[3])
+        .unwrap()
+        .clone();
+    pods.patch(
+        &survivor,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {"controller.kubernetes.io/pod-deletion-cost": "-10"}}})),
+    )
+    .await
+    .unwrap();
+    scale(2).await;
+    let left: Vec<String> = wait_count(&pods, "app=spread", 2)
+        .await
+        .iter()
+        .map(|p| p.name_any())
+        .collect();
+    assert!(
+        !left.contains(&survivor),
+        "the cheap pod is deleted: {left:?}"
+    );
+}

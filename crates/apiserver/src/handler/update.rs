@@ -325,6 +325,7 @@ pub async fn guaranteed_update(
         if object::deletion_timestamp(&new).is_some()
             && object::finalizers(&new).is_empty()
             && !graceful_pending(&new, info)
+            && !namespace_finalizers_pending(&new, info)
         {
             return match api.store.delete(&key, revision, info, req.name()).await? {
                 Some(deleted) => Ok(deleted),
@@ -359,6 +360,18 @@ fn graceful_pending(obj: &Value, info: &rkube_registry::ResourceInfo) -> bool {
             .and_then(Value::as_i64)
             .unwrap_or(0)
             > 0
+}
+
+/// A namespace also waits for its spec finalizers (the namespace controller's `kubernetes`),
+/// which only `/finalize` removes: a status write to a terminating namespace must not delete
+/// it (upstream's ShouldDeleteNamespaceDuringUpdate).
+fn namespace_finalizers_pending(obj: &Value, info: &rkube_registry::ResourceInfo) -> bool {
+    info.group.is_empty()
+        && info.plural == "namespaces"
+        && obj
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty())
 }
 
 fn copy_field(new: &mut Value, old: &Value, field: &str) {

@@ -1,8 +1,12 @@
 //! The pod-template-hash: upstream hashes the pod template and the collision count with 32-bit
 //! FNV-1a and spells the decimal number of the sum in a "safe" alphabet without vowels (so no
 //! words form) — that string names the ReplicaSet (`<deployment>-<hash>`) and labels its pods.
-//! Upstream feeds the hash a dump of its Go structs; here the template's JSON is hashed, so
-//! names have the same shape and stability but not upstream's exact letters.
+//! Upstream feeds the hash a spew `%#v` dump of its Go structs (`dump.ForHash`): every field of
+//! every type reachable from PodTemplateSpec in Go declaration order with Go type names, and
+//! `resource.Quantity` internals that depend on how the object was decoded. Reproducing that
+//! byte for byte is out of reach, so the template's JSON is hashed instead: names have the
+//! same shape, alphabet and stability but not upstream's exact letters. The collision count is
+//! mixed in exactly as upstream does (8 bytes: the count little-endian, then 4 zero bytes).
 
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 
@@ -31,6 +35,7 @@ pub fn template_hash(template: &PodTemplateSpec, collision_count: Option<i32>) -
     let mut bytes = serde_json::to_vec(template).expect("pod templates serialize");
     if let Some(c) = collision_count {
         bytes.extend_from_slice(&(c as u32).to_le_bytes());
+        bytes.extend_from_slice(&[0; 4]);
     }
     safe_encode(&fnv32a(&bytes).to_string())
 }
@@ -47,6 +52,17 @@ mod tests {
         assert_eq!(fnv32a(b"foobar"), 0xbf9c_f968);
         // '0'..'9' are bytes 48..57; 48 % 27 = 21, the alphabet's '4'.
         assert_eq!(safe_encode("0123456789"), "456789bcdf");
+    }
+
+    #[test]
+    fn the_collision_count_is_hashed_as_eight_bytes() {
+        let t = PodTemplateSpec::default();
+        let mut bytes = serde_json::to_vec(&t).unwrap();
+        bytes.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            template_hash(&t, Some(2)),
+            safe_encode(&fnv32a(&bytes).to_string())
+        );
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The Deployment controller: one ReplicaSet per pod template (`<deployment>-<hash>`, labelled
 //! `pod-template-hash`), rolled over by the RollingUpdate (maxSurge/maxUnavailable) or Recreate
 //! strategy, with revisions in annotations (what `kubectl rollout history|undo` read),
-//! revisionHistoryLimit clean-up, pause, proportional scaling during a rollout, and the
-//! Progressing/Available conditions `kubectl rollout status` reads.
+//! revisionHistoryLimit clean-up, pause, proportional scaling during a rollout, rollback through
+//! the `deprecated.deployment.rollback.to` annotation, and the Progressing/Available conditions
+//! `kubectl rollout status` reads.
 
 mod hash;
 mod replicasets;
+mod rollback;
 mod rollout;
 mod status;
 pub mod util;
@@ -148,6 +150,11 @@ impl Controller {
         run.check_paused_conditions().await?;
         if util::paused(&run.d) {
             return run.scale_and_sync().await;
+        }
+        // Not re-entrant: nothing else happens until the request is cleared.
+        if let Some(revision) = rollback::rollback_to(&run.d) {
+            run.rollback(revision).await?;
+            return Ok(None);
         }
         if run.is_scaling_event() {
             return run.scale_and_sync().await;

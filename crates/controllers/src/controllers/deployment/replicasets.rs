@@ -69,7 +69,7 @@ impl Run<'_> {
         let idx = match new {
             Some(i) => {
                 self.refresh_new_rs(i, new_revision).await?;
-                if self.progressing_reason().is_none() {
+                if util::has_progress_deadline(&self.d) && self.progressing_reason().is_none() {
                     let msg = format!("Found new replica set \"{}\"", self.sets[i].name_any());
                     self.set_progressing("True", "FoundNewReplicaSet", &msg);
                     self.write_status(Some(i)).await?;
@@ -95,7 +95,7 @@ impl Run<'_> {
         Ok(idx)
     }
 
-    fn ctx_deployments(&self) -> kube::Api<k8s_openapi::api::apps::v1::Deployment> {
+    pub(super) fn ctx_deployments(&self) -> kube::Api<k8s_openapi::api::apps::v1::Deployment> {
         kube::Api::namespaced(
             self.ctx.client.clone(),
             &self.d.namespace().unwrap_or_default(),
@@ -115,13 +115,11 @@ impl Run<'_> {
         let old_revision = util::revision(&rs.metadata);
         if old_revision < new_revision {
             annotations.insert(REVISION.into(), new_revision.to_string());
-            if old_revision > 0 {
-                let mut history: Vec<String> = current
-                    .get(REVISION_HISTORY)
-                    .map(|h| h.split(',').map(str::to_string).collect())
-                    .unwrap_or_default();
-                history.push(old_revision.to_string());
-                annotations.insert(REVISION_HISTORY.into(), history.join(","));
+            if old_revision > 0
+                && let Some(history) =
+                    util::append_revision_history(current.get(REVISION_HISTORY), old_revision)
+            {
+                annotations.insert(REVISION_HISTORY.into(), history);
             }
         }
         let min_ready = util::min_ready_seconds(&self.d);
@@ -227,8 +225,7 @@ impl Run<'_> {
             }
             Err(e) => {
                 let msg = crate::error_message(&e);
-                self.set_condition(
-                    "Progressing",
+                self.set_progressing(
                     "False",
                     "ReplicaSetCreateError",
                     &format!("Failed to create new replica set \"{name}\": {msg}"),

@@ -213,11 +213,12 @@ impl Run<'_> {
                 util::rs_replicas(&self.sets[a]),
                 util::rs_replicas(&self.sets[b]),
             );
-            let (ca, cb) = (util::created(&self.sets[a]), util::created(&self.sets[b]));
+            // Equal sizes: newer first when growing, older first when shrinking.
+            let age = |i: usize| (util::created(&self.sets[i]), self.sets[i].name_any());
             if to_add > 0 {
-                rb.cmp(&ra).then(cb.cmp(&ca))
+                rb.cmp(&ra).then(age(b).cmp(&age(a)))
             } else {
-                rb.cmp(&ra).then(ca.cmp(&cb))
+                rb.cmp(&ra).then(age(a).cmp(&age(b)))
             }
         });
         let mut sizes: HashMap<usize, i32> = HashMap::new();
@@ -226,7 +227,7 @@ impl Run<'_> {
             let rs = &self.sets[i];
             let size = util::rs_replicas(rs);
             let mut proportion = 0;
-            if to_add != 0 {
+            if to_add != 0 && to_add != added && size != 0 {
                 let fraction = self.fraction(i);
                 let allowed_left = to_add - added;
                 proportion = if to_add > 0 {

@@ -61,8 +61,11 @@ impl Run<'_> {
             .conditions = Some(conds);
     }
 
+    /// Set the Progressing condition, which only Deployments with a progress deadline have.
     pub(super) fn set_progressing(&mut self, status: &str, reason: &str, message: &str) {
-        self.set_condition("Progressing", status, reason, message)
+        if util::has_progress_deadline(&self.d) {
+            self.set_condition("Progressing", status, reason, message)
+        }
     }
 
     fn remove_condition(&mut self, type_: &str) {
@@ -77,6 +80,9 @@ impl Run<'_> {
     pub(super) async fn check_paused_conditions(&mut self) -> anyhow::Result<()> {
         let reason = self.progressing_reason();
         let paused = util::paused(&self.d);
+        if !util::has_progress_deadline(&self.d) {
+            return Ok(());
+        }
         if paused && reason.as_deref() != Some("DeploymentPaused") {
             self.set_progressing("Unknown", "DeploymentPaused", "Deployment is paused");
         } else if !paused && reason.as_deref() == Some("DeploymentPaused") {
@@ -171,7 +177,16 @@ impl Run<'_> {
             .filter(|&s| s != i32::MAX);
         let mut requeue = None;
         let reason = self.progressing_reason();
-        if let (Some(deadline), false) = (deadline, util::paused(&self.d)) {
+        if deadline.is_none() {
+            self.remove_condition("Progressing");
+        }
+        // A finished rollout that is only resynced (or scaled) estimates no progress.
+        let settled = {
+            let s = self.d.status.as_ref();
+            s.and_then(|s| s.replicas) == s.and_then(|s| s.updated_replicas)
+                && reason.as_deref() == Some("NewReplicaSetAvailable")
+        };
+        if let (Some(deadline), false, false) = (deadline, util::paused(&self.d), settled) {
             let name = new.map(|i| self.sets[i].name_any()).unwrap_or_default();
             if self.complete(new) {
                 self.set_progressing(
@@ -210,7 +225,7 @@ impl Run<'_> {
                     .status
                     .get_or_insert_with(Default::default)
                     .conditions = Some(conds);
-            } else if reason.as_deref() != Some("NewReplicaSetAvailable") {
+            } else {
                 requeue = self.check_deadline(deadline, &name);
             }
         }
@@ -243,10 +258,13 @@ impl Run<'_> {
 
 impl Run<'_> {
     /// Past the progress deadline without progress: ProgressDeadlineExceeded. Otherwise, when
-    /// to check again.
+    /// to check again. A completed rollout (NewReplicaSetAvailable) never times out.
     fn check_deadline(&mut self, deadline: i32, name: &str) -> Option<Duration> {
         let c = self.condition("Progressing")?;
-        if c.reason.as_deref() == Some("ProgressDeadlineExceeded") {
+        if matches!(
+            c.reason.as_deref(),
+            Some("ProgressDeadlineExceeded" | "NewReplicaSetAvailable")
+        ) {
             return None;
         }
         let from = c
@@ -262,12 +280,11 @@ impl Run<'_> {
                 &format!("ReplicaSet \"{name}\" has timed out progressing."),
             );
             None
-        } else if c.status == "True" {
-            Some(Duration::from_secs(
-                (i64::from(deadline) - elapsed).max(1) as u64
-            ))
         } else {
-            None
+            // Look again when the deadline passes (a second late, to be past it).
+            Some(Duration::from_secs(
+                (i64::from(deadline) - elapsed).max(0) as u64 + 1,
+            ))
         }
     }
 }

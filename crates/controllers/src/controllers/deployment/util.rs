@@ -85,6 +85,15 @@ pub fn paused(d: &Deployment) -> bool {
     d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false)
 }
 
+/// Whether progress is tracked: progressDeadlineSeconds set and not the "never" value
+/// (2147483647). Without it there is no Progressing condition at all.
+pub fn has_progress_deadline(d: &Deployment) -> bool {
+    d.spec
+        .as_ref()
+        .and_then(|s| s.progress_deadline_seconds)
+        .is_some_and(|s| s != i32::MAX)
+}
+
 pub fn min_ready_seconds(d: &Deployment) -> i32 {
     d.spec
         .as_ref()
@@ -148,6 +157,32 @@ pub fn max_unavailable(d: &Deployment) -> i32 {
     fenceposts(d).1.min(replicas(d))
 }
 
+/// Longest revision-history annotation upstream writes.
+const REVISION_HISTORY_LIMIT_CHARS: usize = 2000;
+
+/// The revision-history annotation after a rolled-back-to ReplicaSet leaves `old_revision`:
+/// appended, dropping the oldest entries to stay within 2000 characters; `None` when even
+/// that cannot fit (upstream then leaves the annotation as it was).
+pub fn append_revision_history(history: Option<&String>, old_revision: i64) -> Option<String> {
+    let old = old_revision.to_string();
+    let Some(history) = history.filter(|h| !h.is_empty()) else {
+        return Some(old);
+    };
+    let entries: Vec<&str> = history.split(',').collect();
+    let mut len = history.len() + old.len() + 1;
+    let mut start = 0;
+    while len > REVISION_HISTORY_LIMIT_CHARS && start < entries.len() {
+        len -= entries[start].len() + 1;
+        start += 1;
+    }
+    if len > REVISION_HISTORY_LIMIT_CHARS {
+        return None;
+    }
+    let mut kept: Vec<&str> = entries[start..].to_vec();
+    kept.push(&old);
+    Some(kept.join(","))
+}
+
 /// The template without its pod-template-hash label, for comparison.
 pub fn without_hash(t: &PodTemplateSpec) -> serde_json::Value {
     let mut t = t.clone();
@@ -165,6 +200,22 @@ pub fn equal_ignore_hash(a: &PodTemplateSpec, b: &PodTemplateSpec) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn revision_history_appends_and_drops_the_oldest_past_2000_characters() {
+        assert_eq!(append_revision_history(None, 3).as_deref(), Some("3"));
+        assert_eq!(
+            append_revision_history(Some(&"1,3".to_string()), 5).as_deref(),
+            Some("1,3,5")
+        );
+        // 400 five-digit entries with commas: 2399 characters.
+        let long: Vec<String> = (10000..10400).map(|i| i.to_string()).collect();
+        let out = append_revision_history(Some(&long.join(",")), 20000).unwrap();
+        assert!(out.len() <= 2000, "{}", out.len());
+        assert!(out.ends_with(",20000"));
+        assert!(!out.contains("10000,"), "the oldest entries go first");
+        assert!(out.contains("10399"));
+    }
 
     #[test]
     fn percentages_round_up_for_surge_and_down_for_unavailable() {

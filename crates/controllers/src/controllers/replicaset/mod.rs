@@ -175,9 +175,7 @@ impl<K: ReplicaKind> Controller<K> {
                 batch *= 2;
             }
         } else if diff > 0 {
-            let mut victims: Vec<&Arc<Pod>> = owned.iter().collect();
-            victims.sort_by(|a, b| pods::deletion_order(a, b));
-            victims.truncate((diff as usize).min(BURST_REPLICAS));
+            let victims = self.pods_to_delete(owner, owned, (diff as usize).min(BURST_REPLICAS));
             let results = futures::future::join_all(victims.iter().map(|p| async move {
                 (
                     p.name_any(),
@@ -211,6 +209,44 @@ impl<K: ReplicaKind> Controller<K> {
             return failure;
         }
         None
+    }
+
+    /// The `n` pods to delete first: upstream's ranking, where a pod's node counts as crowded
+    /// by the pods of every ReplicaSet sharing this one's controller (a Deployment's old and
+    /// new ReplicaSets), so scale-down evens out pods across nodes.
+    fn pods_to_delete<'p>(&self, owner: &K, owned: &'p [Arc<Pod>], n: usize) -> Vec<&'p Pod> {
+        let owned: Vec<&Pod> = owned.iter().map(AsRef::as_ref).collect();
+        if n >= owned.len() {
+            return owned;
+        }
+        let related = self.indirectly_related_pods(owner);
+        let related: Vec<&Pod> = related.iter().map(AsRef::as_ref).collect();
+        let mut ranked = pods::colocation_ranks(&owned, &related);
+        pods::sort_ranked(&mut ranked, jiff::Timestamp::now());
+        ranked.into_iter().take(n).map(|r| r.pod).collect()
+    }
+
+    /// The pods selected by every object of this kind that has the same controller as `owner`
+    /// (none when `owner` has no controller), as upstream's `getIndirectlyRelatedPods`.
+    fn indirectly_related_pods(&self, owner: &K) -> Vec<Arc<Pod>> {
+        let Some(controller) = controller_of(owner.meta()) else {
+            return vec![];
+        };
+        let ns = owner.namespace().unwrap_or_default();
+        let siblings: Vec<Arc<K>> = K::informer(&self.ctx)
+            .list_namespaced(&ns)
+            .into_iter()
+            .filter(|o| controller_of(o.meta()).is_some_and(|r| r.uid == controller.uid))
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        self.ctx
+            .informers
+            .pods
+            .list_namespaced(&ns)
+            .into_iter()
+            .filter(|p| siblings.iter().any(|o| o.selects(p.labels())))
+            .filter(|p| seen.insert(p.metadata.uid.clone()))
+            .collect()
     }
 
     /// Write the status computed from `owned`; returns when to look again (a pod becoming
